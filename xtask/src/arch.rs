@@ -1,0 +1,653 @@
+//! `cargo xtask arch`: the hexagonal dependency rules, checked against `cargo metadata`.
+//!
+//! Rules (workspace packages only; dependencies are matched by package name, so a
+//! `rename` does not hide them):
+//!
+//! 1. `photo-core` has no normal or build dependency on a web/HTTP-server crate, an
+//!    HTTP client, an async runtime, a storage engine/database crate, or any
+//!    workspace `adapter-*` crate. (Dev-dependencies are free: tests may use tokio.)
+//! 2. A workspace `adapter-*` crate depends (normal, build or dev) on no other
+//!    workspace `adapter-*` crate, nor on `app` or `conformance`.
+//! 3. Other workspace crates, except `app`, `e2e` and `xtask`, have no normal or build
+//!    dependency on an `adapter-*` crate — with the single exception
+//!    `conformance -> adapter-graph-client`. Dev-dependencies on adapters are allowed
+//!    (the conformance suite's tests start the server).
+//!
+//! [`check`] is pure so the rules are unit-tested on hand-built metadata; [`run`] is
+//! the IO wrapper.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+const CORE: &str = "photo-core";
+const ADAPTER_PREFIX: &str = "adapter-";
+/// Crates that may depend on adapters in any way: the composition root, the
+/// cross-crate end-to-end tests, and this tool.
+const ADAPTER_USERS: &[&str] = &["app", "e2e", "xtask"];
+/// Normal dependencies on adapters allowed as exceptions to rule 3.
+const ALLOWED_ADAPTER_DEPS: &[(&str, &str)] = &[("conformance", "adapter-graph-client")];
+/// Packages an adapter must never depend on.
+const ADAPTER_FORBIDDEN_TARGETS: &[&str] = &["app", "conformance"];
+
+const WEB_SERVERS: &[&str] = &[
+    "axum",
+    "hyper",
+    "hyper-util",
+    "actix-web",
+    "warp",
+    "tower",
+    "tower-http",
+    "http",
+];
+const HTTP_CLIENTS: &[&str] = &["reqwest", "ureq", "surf", "isahc"];
+const ASYNC_RUNTIMES: &[&str] = &["tokio", "async-std", "smol"];
+const STORAGE: &[&str] = &[
+    "sqlx",
+    "diesel",
+    "rusqlite",
+    "sled",
+    "redb",
+    "rocksdb",
+    "postgres",
+    "tokio-postgres",
+    "redis",
+    "mongodb",
+];
+
+/// Which section of a manifest a dependency comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum DepKind {
+    Normal,
+    Build,
+    Dev,
+}
+
+impl DepKind {
+    fn from_metadata(kind: &Value) -> Self {
+        match kind.as_str() {
+            Some("dev") => Self::Dev,
+            Some("build") => Self::Build,
+            _ => Self::Normal,
+        }
+    }
+}
+
+/// Why a dependency edge is forbidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Reason {
+    WebServer,
+    HttpClient,
+    AsyncRuntime,
+    Storage,
+    CoreOnAdapter,
+    AdapterOnAdapter,
+    AdapterOnApp,
+    AdapterOnConformance,
+    NotAnAdapterUser,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::WebServer => "a web/HTTP server crate",
+            Self::HttpClient => "an HTTP client",
+            Self::AsyncRuntime => "an async runtime",
+            Self::Storage => "a storage engine/database crate",
+            Self::CoreOnAdapter => "an adapter; the core must not know its adapters",
+            Self::AdapterOnAdapter => "another adapter; adapters must be independent",
+            Self::AdapterOnApp => "the composition root; adapters must not depend on it",
+            Self::AdapterOnConformance => "the conformance suite; adapters must not depend on it",
+            Self::NotAnAdapterUser => {
+                "an adapter; only app, e2e and xtask may depend on adapters \
+                 (plus conformance -> adapter-graph-client)"
+            }
+        })
+    }
+}
+
+/// One broken architecture rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Violation {
+    /// `krate` has a forbidden dependency on `dependency`.
+    Dependency {
+        krate: String,
+        dependency: String,
+        kind: DepKind,
+        reason: Reason,
+    },
+    /// A package the rules are about is missing, so they would pass vacuously.
+    MissingPackage(&'static str),
+    /// The metadata is not shaped like `cargo metadata --format-version 1` output.
+    Malformed(String),
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dependency {
+                krate,
+                dependency,
+                kind,
+                reason,
+            } => {
+                write!(f, "{krate} must not depend on {dependency} ({reason})")?;
+                match kind {
+                    DepKind::Normal => Ok(()),
+                    DepKind::Build => f.write_str(" [build-dependency]"),
+                    DepKind::Dev => f.write_str(" [dev-dependency]"),
+                }
+            }
+            Self::MissingPackage(name) => write!(
+                f,
+                "workspace has no package named {name}; the architecture rules cannot be checked"
+            ),
+            Self::Malformed(what) => write!(f, "malformed cargo metadata: {what}"),
+        }
+    }
+}
+
+/// A dependency edge of a workspace package.
+struct Dep<'a> {
+    name: &'a str,
+    kind: DepKind,
+    /// Whether it resolves to a workspace package (a path dependency on a member).
+    in_workspace: bool,
+}
+
+/// Checks the architecture rules against `cargo metadata --format-version 1` output.
+/// Returns the violations sorted and de-duplicated; empty means the graph is clean.
+pub(crate) fn check(metadata: &Value) -> Vec<Violation> {
+    let packages = match workspace_packages(metadata) {
+        Ok(packages) => packages,
+        Err(why) => return vec![Violation::Malformed(why)],
+    };
+    let names: BTreeSet<&str> = packages.iter().map(|(name, _)| *name).collect();
+
+    let mut violations = Vec::new();
+    if !names.contains(CORE) {
+        violations.push(Violation::MissingPackage(CORE));
+    }
+
+    for (krate, deps) in &packages {
+        let deps: Vec<Dep<'_>> = deps
+            .iter()
+            .filter_map(|dep| {
+                let name = dep.get("name")?.as_str()?;
+                // Path dependencies have a null `source`; registry/git ones do not.
+                let is_path = dep.get("source").is_none_or(Value::is_null);
+                Some(Dep {
+                    name,
+                    kind: DepKind::from_metadata(dep.get("kind").unwrap_or(&Value::Null)),
+                    in_workspace: is_path && names.contains(name),
+                })
+            })
+            .collect();
+        for dep in &deps {
+            if let Some(reason) = forbidden(krate, dep) {
+                violations.push(Violation::Dependency {
+                    krate: (*krate).to_owned(),
+                    dependency: dep.name.to_owned(),
+                    kind: dep.kind,
+                    reason,
+                });
+            }
+        }
+    }
+
+    violations.sort();
+    violations.dedup();
+    violations
+}
+
+/// The rule `krate -> dep` breaks, if any.
+fn forbidden(krate: &str, dep: &Dep<'_>) -> Option<Reason> {
+    let is_adapter = |name: &str| name.starts_with(ADAPTER_PREFIX);
+    let dep_is_adapter = dep.in_workspace && is_adapter(dep.name);
+    let production = matches!(dep.kind, DepKind::Normal | DepKind::Build);
+
+    if krate == CORE {
+        // Rule 1. Dev-dependencies (e.g. tokio for async tests) are fine.
+        if !production {
+            return None;
+        }
+        return if dep_is_adapter {
+            Some(Reason::CoreOnAdapter)
+        } else if WEB_SERVERS.contains(&dep.name) {
+            Some(Reason::WebServer)
+        } else if HTTP_CLIENTS.contains(&dep.name) {
+            Some(Reason::HttpClient)
+        } else if ASYNC_RUNTIMES.contains(&dep.name) {
+            Some(Reason::AsyncRuntime)
+        } else if STORAGE.contains(&dep.name) {
+            Some(Reason::Storage)
+        } else {
+            None
+        };
+    }
+
+    if is_adapter(krate) {
+        // Rule 2, for every kind of dependency.
+        return if dep_is_adapter && dep.name != krate {
+            Some(Reason::AdapterOnAdapter)
+        } else if dep.in_workspace && ADAPTER_FORBIDDEN_TARGETS.contains(&dep.name) {
+            Some(if dep.name == "app" {
+                Reason::AdapterOnApp
+            } else {
+                Reason::AdapterOnConformance
+            })
+        } else {
+            None
+        };
+    }
+
+    // Rule 3.
+    let exempt = ADAPTER_USERS.contains(&krate)
+        || ALLOWED_ADAPTER_DEPS.contains(&(krate, dep.name))
+        || !production;
+    (dep_is_adapter && !exempt).then_some(Reason::NotAnAdapterUser)
+}
+
+/// `(name, dependencies)` of every workspace member listed in the metadata.
+fn workspace_packages(metadata: &Value) -> Result<Vec<(&str, &[Value])>, String> {
+    let packages = metadata
+        .get("packages")
+        .and_then(Value::as_array)
+        .ok_or("no `packages` array")?;
+    // With `--no-deps` every package is a member; filter anyway in case the
+    // metadata was produced with the full dependency graph.
+    let members: Option<BTreeSet<&str>> = metadata
+        .get("workspace_members")
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(Value::as_str).collect());
+
+    let mut out = Vec::new();
+    for package in packages {
+        let name = package
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or("a package without a `name`")?;
+        if let Some(members) = &members {
+            let id = package.get("id").and_then(Value::as_str).unwrap_or("");
+            if !members.contains(id) {
+                continue;
+            }
+        }
+        let deps = package
+            .get("dependencies")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("package {name} has no `dependencies` array"))?;
+        out.push((name, deps.as_slice()));
+    }
+    Ok(out)
+}
+
+/// Runs `cargo metadata --format-version 1 --no-deps` at the workspace root.
+pub(crate) fn load_metadata() -> Result<Value, String> {
+    let output = crate::cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo metadata failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("cargo metadata printed invalid JSON: {e}"))
+}
+
+/// The check against the real workspace, reporting to the terminal. `true` if clean.
+pub(crate) fn check_workspace() -> bool {
+    let metadata = match load_metadata() {
+        Ok(metadata) => metadata,
+        Err(e) => {
+            eprintln!("architecture: error: {e}");
+            return false;
+        }
+    };
+    let violations = check(&metadata);
+    if violations.is_empty() {
+        println!("architecture: ok");
+        return true;
+    }
+    eprintln!("architecture: {} violation(s):", violations.len());
+    for violation in &violations {
+        eprintln!("{violation}");
+    }
+    false
+}
+
+/// `cargo xtask arch`.
+pub(crate) fn run() -> ExitCode {
+    if check_workspace() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A dependency in `cargo metadata` shape. Workspace crates are path deps
+    /// (null source); anything else comes from crates.io.
+    fn dep(name: &str, kind: Option<&str>) -> Value {
+        let workspace = name == CORE
+            || name.starts_with(ADAPTER_PREFIX)
+            || ["app", "conformance", "e2e", "xtask", "foo"].contains(&name);
+        let source = if workspace {
+            Value::Null
+        } else {
+            json!("registry+https://github.com/rust-lang/crates.io-index")
+        };
+        json!({ "name": name, "source": source, "kind": kind, "rename": null, "target": null })
+    }
+
+    fn normal(name: &str) -> Value {
+        dep(name, None)
+    }
+
+    fn dev(name: &str) -> Value {
+        dep(name, Some("dev"))
+    }
+
+    fn build(name: &str) -> Value {
+        dep(name, Some("build"))
+    }
+
+    fn package(name: &str, deps: Vec<Value>) -> Value {
+        json!({ "name": name, "id": format!("path+file:///ws/{name}#0.1.0"), "dependencies": deps })
+    }
+
+    fn metadata(packages: Vec<Value>) -> Value {
+        let ids: Vec<Value> = packages.iter().map(|p| p["id"].clone()).collect();
+        json!({ "packages": packages, "workspace_members": ids, "workspace_root": "/ws" })
+    }
+
+    /// The intended graph, with every allowed kind of edge.
+    fn clean_packages() -> Vec<Value> {
+        vec![
+            package(
+                "photo-core",
+                vec![
+                    normal("serde"),
+                    normal("image"),
+                    normal("mockall"),
+                    dev("tokio"),
+                    dev("proptest"),
+                ],
+            ),
+            package(
+                "adapter-memstore",
+                vec![normal("photo-core"), dev("photo-core"), dev("tokio")],
+            ),
+            package(
+                "adapter-http-server",
+                vec![
+                    normal("photo-core"),
+                    normal("axum"),
+                    normal("tokio"),
+                    normal("reqwest"),
+                ],
+            ),
+            package(
+                "adapter-graph-client",
+                vec![normal("photo-core"), normal("reqwest")],
+            ),
+            package(
+                "app",
+                vec![
+                    normal("photo-core"),
+                    normal("adapter-memstore"),
+                    normal("adapter-http-server"),
+                    normal("tokio"),
+                ],
+            ),
+            package(
+                "conformance",
+                vec![
+                    normal("adapter-graph-client"),
+                    dev("adapter-http-server"),
+                    dev("adapter-memstore"),
+                ],
+            ),
+            package(
+                "e2e",
+                vec![dev("reqwest"), dev("adapter-graph-client"), normal("app")],
+            ),
+            package("xtask", vec![normal("serde_json")]),
+        ]
+    }
+
+    fn with(extra: Vec<Value>) -> Value {
+        let mut packages = clean_packages();
+        for p in extra {
+            let name = p["name"].clone();
+            packages.retain(|q| q["name"] != name);
+            packages.push(p);
+        }
+        metadata(packages)
+    }
+
+    fn messages(metadata: &Value) -> Vec<String> {
+        check(metadata).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn clean_graph_has_no_violations() {
+        assert_eq!(messages(&metadata(clean_packages())), Vec::<String>::new());
+    }
+
+    #[test]
+    fn core_must_not_depend_on_a_web_server() {
+        let m = with(vec![package("photo-core", vec![normal("axum")])]);
+        assert_eq!(
+            messages(&m),
+            ["photo-core must not depend on axum (a web/HTTP server crate)"]
+        );
+    }
+
+    #[test]
+    fn core_must_not_depend_on_an_http_client() {
+        let m = with(vec![package("photo-core", vec![normal("reqwest")])]);
+        assert_eq!(
+            messages(&m),
+            ["photo-core must not depend on reqwest (an HTTP client)"]
+        );
+    }
+
+    #[test]
+    fn core_must_not_depend_on_an_async_runtime() {
+        let m = with(vec![package("photo-core", vec![normal("tokio")])]);
+        assert_eq!(
+            messages(&m),
+            ["photo-core must not depend on tokio (an async runtime)"]
+        );
+    }
+
+    #[test]
+    fn core_must_not_build_depend_on_storage() {
+        let m = with(vec![package("photo-core", vec![build("rusqlite")])]);
+        assert_eq!(
+            messages(&m),
+            [
+                "photo-core must not depend on rusqlite (a storage engine/database crate) \
+              [build-dependency]"
+            ]
+        );
+    }
+
+    #[test]
+    fn core_may_dev_depend_on_tokio() {
+        let m = with(vec![package(
+            "photo-core",
+            vec![normal("serde"), dev("tokio")],
+        )]);
+        assert!(check(&m).is_empty());
+    }
+
+    #[test]
+    fn core_must_not_depend_on_an_adapter() {
+        let m = with(vec![package(
+            "photo-core",
+            vec![normal("adapter-memstore")],
+        )]);
+        let v = check(&m);
+        assert_eq!(v.len(), 1);
+        assert!(matches!(
+            &v[0],
+            Violation::Dependency { krate, dependency, reason: Reason::CoreOnAdapter, .. }
+                if krate == "photo-core" && dependency == "adapter-memstore"
+        ));
+    }
+
+    #[test]
+    fn renamed_forbidden_dependency_is_still_caught() {
+        let mut tokio = normal("tokio");
+        tokio["rename"] = json!("rt");
+        let m = with(vec![package("photo-core", vec![tokio])]);
+        assert_eq!(check(&m).len(), 1);
+    }
+
+    #[test]
+    fn adapter_must_not_depend_on_another_adapter() {
+        let m = with(vec![package(
+            "adapter-memstore",
+            vec![normal("photo-core"), normal("adapter-http-server")],
+        )]);
+        assert_eq!(
+            messages(&m),
+            ["adapter-memstore must not depend on adapter-http-server \
+              (another adapter; adapters must be independent)"]
+        );
+    }
+
+    #[test]
+    fn adapter_must_not_dev_depend_on_another_adapter() {
+        let m = with(vec![package(
+            "adapter-memstore",
+            vec![normal("photo-core"), dev("adapter-http-server")],
+        )]);
+        assert_eq!(check(&m).len(), 1);
+    }
+
+    #[test]
+    fn adapter_must_not_depend_on_app_or_conformance() {
+        let m = with(vec![package(
+            "adapter-http-server",
+            vec![normal("photo-core"), dev("app"), dev("conformance")],
+        )]);
+        let reasons: Vec<Reason> = check(&m)
+            .into_iter()
+            .filter_map(|v| match v {
+                Violation::Dependency { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [Reason::AdapterOnApp, Reason::AdapterOnConformance]
+        );
+    }
+
+    #[test]
+    fn other_crate_must_not_depend_on_an_adapter() {
+        let mut packages = clean_packages();
+        packages.push(package("foo", vec![normal("adapter-memstore")]));
+        let v = messages(&metadata(packages));
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].starts_with("foo must not depend on adapter-memstore (an adapter; only app"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn conformance_may_only_use_the_client_adapter_as_a_normal_dependency() {
+        let m = with(vec![package(
+            "conformance",
+            vec![normal("adapter-graph-client"), normal("adapter-memstore")],
+        )]);
+        let v = messages(&m);
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].starts_with("conformance must not depend on adapter-memstore"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn app_may_depend_on_adapters() {
+        let m = with(vec![package(
+            "app",
+            vec![
+                normal("adapter-memstore"),
+                normal("adapter-http-server"),
+                normal("adapter-graph-client"),
+                build("adapter-memstore"),
+            ],
+        )]);
+        assert!(check(&m).is_empty());
+    }
+
+    #[test]
+    fn registry_crate_named_like_an_adapter_is_not_a_workspace_adapter() {
+        let mut foreign = normal("adapter-memstore");
+        foreign["source"] = json!("registry+https://github.com/rust-lang/crates.io-index");
+        let mut packages = clean_packages();
+        packages.push(package("foo", vec![foreign]));
+        assert!(check(&metadata(packages)).is_empty());
+    }
+
+    #[test]
+    fn non_member_packages_are_ignored() {
+        let mut m = metadata(clean_packages());
+        // As in metadata produced without --no-deps: a registry package, not a member.
+        m["packages"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({ "name": "hyper", "id": "registry+x#hyper@1.0.0", "dependencies": [normal("adapter-memstore")] }));
+        assert!(check(&m).is_empty());
+    }
+
+    #[test]
+    fn duplicate_edges_are_reported_once() {
+        let m = with(vec![package(
+            "photo-core",
+            vec![normal("tokio"), normal("tokio")],
+        )]);
+        assert_eq!(check(&m).len(), 1);
+    }
+
+    #[test]
+    fn missing_core_is_a_violation() {
+        let mut packages = clean_packages();
+        packages.retain(|p| p["name"] != CORE);
+        assert_eq!(
+            check(&metadata(packages)),
+            [Violation::MissingPackage(CORE)]
+        );
+    }
+
+    #[test]
+    fn malformed_metadata_is_a_violation() {
+        assert!(matches!(
+            check(&json!({ "nope": 1 }))[..],
+            [Violation::Malformed(_)]
+        ));
+    }
+
+    #[test]
+    fn real_workspace_has_no_violations() {
+        let metadata = load_metadata().unwrap();
+        let violations = messages(&metadata);
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
+}

@@ -1,0 +1,108 @@
+//! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure.
+
+use std::process::{Command, ExitCode};
+
+/// Property tests run this many cases unless `PROPTEST_CASES` is already set.
+const DEFAULT_PROPTEST_CASES: &str = "64";
+
+/// One step of the pipeline.
+enum Action {
+    /// Run `cargo` with these arguments.
+    Cargo(&'static [&'static str]),
+    /// The in-process architecture check.
+    Arch,
+}
+
+struct Step {
+    name: &'static str,
+    action: Action,
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "fmt",
+        action: Action::Cargo(&["fmt", "--all", "--", "--check"]),
+    },
+    Step {
+        name: "arch",
+        action: Action::Arch,
+    },
+    Step {
+        name: "clippy",
+        action: Action::Cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    },
+    Step {
+        name: "test",
+        action: Action::Cargo(&["test", "--workspace"]),
+    },
+];
+
+/// `cargo xtask ci`.
+pub(crate) fn run() -> ExitCode {
+    let total = STEPS.len();
+    for (i, step) in STEPS.iter().enumerate() {
+        let n = i + 1;
+        let ok = match step.action {
+            Action::Cargo(args) => {
+                let mut cmd = crate::cargo();
+                cmd.args(args);
+                let mut shown = format!("cargo {}", args.join(" "));
+                if step.name == "test" {
+                    if let Some(cases) = proptest_cases_default() {
+                        cmd.env("PROPTEST_CASES", cases);
+                        shown = format!("PROPTEST_CASES={cases} {shown}");
+                    }
+                }
+                println!("==> [{n}/{total}] {}: {shown}", step.name);
+                run_command(&mut cmd)
+            }
+            Action::Arch => {
+                println!(
+                    "==> [{n}/{total}] {}: architecture check \
+                     (cargo metadata --format-version 1 --no-deps)",
+                    step.name
+                );
+                crate::arch::check_workspace()
+            }
+        };
+        if !ok {
+            eprintln!(
+                "xtask ci: step {n}/{total} `{}` failed; later steps were not run",
+                step.name
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("xtask ci: all {total} steps passed");
+    ExitCode::SUCCESS
+}
+
+/// The `PROPTEST_CASES` value to set, or `None` when the environment already sets one.
+fn proptest_cases_default() -> Option<&'static str> {
+    match std::env::var_os("PROPTEST_CASES") {
+        Some(v) if !v.is_empty() => None,
+        _ => Some(DEFAULT_PROPTEST_CASES),
+    }
+}
+
+/// Runs a command with inherited stdio; `true` on a zero exit.
+fn run_command(cmd: &mut Command) -> bool {
+    match cmd.status() {
+        Ok(status) if status.success() => true,
+        Ok(status) => {
+            eprintln!("xtask ci: command exited with {status}");
+            false
+        }
+        Err(e) => {
+            eprintln!("xtask ci: could not start {:?}: {e}", cmd.get_program());
+            false
+        }
+    }
+}
