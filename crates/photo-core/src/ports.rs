@@ -1,0 +1,208 @@
+//! The ports: what the domain needs from the outside world, named for what the domain needs.
+//!
+//! Every port is object-safe, `Send + Sync`, and used as `Arc<dyn Port>`. Adapters map their
+//! own failures into the port's error type; no adapter error type crosses a port.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::etag::{ETag, Precondition};
+use crate::principal::TenantId;
+use crate::renditions::{RenderError, RenditionSet};
+use crate::target::Target;
+use crate::validation::ImageFormat;
+
+/// The directory object that owns a photo.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PhotoOwner {
+    /// A user, by object id.
+    User(String),
+    /// A group, by object id.
+    Group(String),
+    /// A contact, by its owner's object id and the contact's id.
+    Contact { user: String, contact: String },
+}
+
+/// Where a photo lives: the tenant and the owning object, by canonical ids. Two paths naming
+/// the same object (`/me`, `/users/{id}`, `/users/{UPN}`) give the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhotoKey {
+    pub tenant: TenantId,
+    pub owner: PhotoOwner,
+}
+
+impl fmt::Display for PhotoKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.owner {
+            PhotoOwner::User(id) => write!(f, "{}/users/{id}", self.tenant),
+            PhotoOwner::Group(id) => write!(f, "{}/groups/{id}", self.tenant),
+            PhotoOwner::Contact { user, contact } => {
+                write!(f, "{}/users/{user}/contacts/{contact}", self.tenant)
+            }
+        }
+    }
+}
+
+/// Work or school (Entra) account, or a personal Microsoft account (spec B6, E1).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum AccountKind {
+    #[default]
+    WorkOrSchool,
+    Personal,
+}
+
+/// A target found in the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    pub key: PhotoKey,
+    /// The account kind of the user the photo belongs to (the owner, for a contact).
+    pub account: AccountKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    /// No user with this id or UPN in the tenant. Carries the id as the request gave it.
+    #[error("user '{0}' not found")]
+    UserNotFound(String),
+    #[error("group '{0}' not found")]
+    GroupNotFound(String),
+    #[error("contact folder '{0}' not found")]
+    ContactFolderNotFound(String),
+    #[error("contact '{0}' not found")]
+    ContactNotFound(String),
+    /// The directory cannot answer now; the caller may retry.
+    #[error("directory unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Users, groups, contact folders and contacts, per tenant (spec E1).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Whether `user` (an object id or a userPrincipalName, as the request gave it) names the
+    /// user with object id `caller_id` in `tenant`.
+    ///
+    /// MUST compare object ids and UPNs case-insensitively. MUST return `Ok(false)`, not an
+    /// error, when `user` does not exist (a missing user is "another user", spec D7 step 4).
+    async fn is_same_user(
+        &self,
+        tenant: &TenantId,
+        caller_id: &str,
+        user: &str,
+    ) -> Result<bool, DirectoryError>;
+
+    /// Finds `target` in `tenant`. `caller_id` is the signed-in user, used for `/me` paths.
+    ///
+    /// MUST look only inside `tenant` (an object of another tenant is not found, spec D3).
+    /// MUST return `UserNotFound`/`GroupNotFound` carrying the id as given when the user or
+    /// group does not exist (for `/me`, the caller id); `ContactFolderNotFound` when a folder
+    /// in the path does not exist for that user; `ContactNotFound` when the contact does not
+    /// exist for that user (in any folder when the path names none, else in that folder).
+    /// MUST return the same key for every path naming the same object.
+    async fn resolve<'a>(
+        &self,
+        tenant: &TenantId,
+        caller_id: Option<&'a str>,
+        target: &Target,
+    ) -> Result<DirectoryEntry, DirectoryError>;
+}
+
+/// A photo to store: already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPhoto {
+    pub bytes: Bytes,
+    pub format: ImageFormat,
+    /// Width and height as displayed (after EXIF orientation).
+    pub width: u32,
+    pub height: u32,
+}
+
+/// A stored photo, as uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPhoto {
+    pub bytes: Bytes,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+    pub etag: ETag,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// `delete` of a key with no photo, without a precondition.
+    #[error("no photo stored")]
+    NotFound,
+    /// The precondition did not hold; nothing was written.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// The store cannot answer now; nothing was written. The caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where photos live, keyed by [`PhotoKey`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PhotoStore: Send + Sync {
+    /// The photo stored under `key`, or `None`.
+    async fn get(&self, key: &PhotoKey) -> Result<Option<StoredPhoto>, StoreError>;
+
+    /// Stores `photo` under `key` if `condition` holds for what is stored now, atomically:
+    /// no other write to `key` may come between the check and the write.
+    ///
+    /// MUST return `PreconditionFailed` (and write nothing) when the condition does not hold.
+    /// MUST return a strong ETag that differs from the previous one whenever the bytes differ
+    /// (spec C8); it MAY stay the same when the same bytes are written again. Once `put`
+    /// returned `Ok`, a `get` MUST see this photo (or a later one).
+    async fn put(
+        &self,
+        key: &PhotoKey,
+        photo: NewPhoto,
+        condition: &Precondition,
+    ) -> Result<StoredPhoto, StoreError>;
+
+    /// Removes the photo under `key` if `condition` holds, atomically.
+    ///
+    /// MUST check the condition first: `PreconditionFailed` when it does not hold (also when
+    /// there is no photo and the condition is not `None`); then `NotFound` when there is no
+    /// photo.
+    async fn delete(&self, key: &PhotoKey, condition: &Precondition) -> Result<(), StoreError>;
+}
+
+/// Rendered sizes of a photo version, so each version is rendered at most once.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RenditionCache: Send + Sync {
+    /// The renditions of the photo under `key` whose original has tag `etag`, if kept.
+    /// MUST NOT return renditions of another version.
+    async fn get(&self, key: &PhotoKey, etag: &ETag) -> Option<Arc<RenditionSet>>;
+    /// Keeps `set` as the renditions of version `etag`; MAY drop those of other versions.
+    async fn put(&self, key: &PhotoKey, etag: &ETag, set: Arc<RenditionSet>);
+    /// Drops whatever is kept for `key` (the photo was replaced or deleted).
+    async fn forget(&self, key: &PhotoKey);
+}
+
+/// Runs the CPU-bound rendering. An async server runs it off its I/O threads; embedding code
+/// without a runtime can use [`InlineRenderer`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Renderer: Send + Sync {
+    async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError>;
+}
+
+/// Renders on the calling thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InlineRenderer;
+
+#[async_trait]
+impl Renderer for InlineRenderer {
+    async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError> {
+        crate::renditions::render_all(&original)
+    }
+}

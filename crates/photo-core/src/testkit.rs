@@ -1,0 +1,1265 @@
+//! The port contract test kit: checks that an adapter honours the contracts documented on
+//! [`PhotoStore`] and [`Directory`] (and spec B7, C8, D3, D7, E1).
+//!
+//! Every check panics with a message that starts with `PhotoStore contract violated:` or
+//! `Directory contract violated:` and names the broken contract, so a failing adapter test
+//! says what to fix.
+//!
+//! # Using the kit in an adapter
+//!
+//! Enable the `testkit` feature in the adapter's dev-dependencies only:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! photo-core = { workspace = true, features = ["testkit"] }
+//! tokio = { workspace = true }
+//! ```
+//!
+//! and run the checks from an integration test (e.g. `tests/contract.rs`):
+//!
+//! ```rust,ignore
+//! use std::sync::Arc;
+//! use photo_core::principal::TenantId;
+//! use photo_core::testkit::{check_directory, check_photo_store, DirectoryFixture};
+//!
+//! #[tokio::test]
+//! async fn my_store_honours_the_photo_store_contract() {
+//!     check_photo_store(Arc::new(MyStore::new())).await;
+//! }
+//!
+//! #[tokio::test]
+//! async fn my_directory_honours_the_directory_contract() {
+//!     // Ids of objects the directory under test holds (see `DirectoryFixture`).
+//!     let fixture = DirectoryFixture { tenant: TenantId::new("..."), /* ... */ };
+//!     check_directory(Arc::new(MyDirectory::load("dir.json")?), &fixture).await;
+//! }
+//! ```
+//!
+//! [`check_photo_store`] writes only under keys it makes up for the run (tenants named
+//! `testkit-...`), so it may run against a store that already holds data, and twice against
+//! the same store. It writes from several OS threads at once, driving the store's futures with
+//! `futures::executor::block_on`: a store whose futures need a particular async runtime
+//! (e.g. they use Tokio I/O) must enter that runtime itself. While those threads run, the
+//! calling task blocks; with `#[tokio::test]` that is harmless.
+//!
+//! [`check_directory`] only reads; the directory must hold the objects the
+//! [`DirectoryFixture`] names.
+
+use std::fmt::Display;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::executor::block_on;
+
+use crate::etag::{ETag, Precondition};
+use crate::ports::{
+    Directory, DirectoryEntry, DirectoryError, NewPhoto, PhotoKey, PhotoOwner, PhotoStore,
+    StoreError, StoredPhoto,
+};
+use crate::principal::TenantId;
+use crate::target::{Owner, Target};
+use crate::validation::ImageFormat;
+
+/// How many writers race on one key in the concurrency checks.
+const WRITERS: usize = 16;
+/// How many writes each racing writer makes in the last-writer check.
+const WRITES_PER_WRITER: usize = 4;
+/// How many compare-and-swap races are run.
+const CAS_ROUNDS: usize = 8;
+
+// ---------------------------------------------------------------------------------------------
+// PhotoStore
+// ---------------------------------------------------------------------------------------------
+
+fn store_violated(contract: &str, detail: impl Display) -> ! {
+    panic!("PhotoStore contract violated: {contract}: {detail}")
+}
+
+/// A prefix no other run (in this process or an earlier one) uses.
+fn run_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "testkit-{}-{nanos:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A photo with bytes unique to `label`; formats and sizes vary so that a store mixing up
+/// metadata is caught. The store does not validate images (the port takes validated photos).
+fn photo(label: &str) -> NewPhoto {
+    let bytes = Bytes::from(format!("graph-photo testkit photo <{label}>").into_bytes());
+    let n = u32::try_from(bytes.len() % 97).unwrap_or(0);
+    let format = match bytes.len() % 4 {
+        0 => ImageFormat::Jpeg,
+        1 => ImageFormat::Png,
+        2 => ImageFormat::Gif,
+        _ => ImageFormat::Bmp,
+    };
+    NewPhoto {
+        bytes,
+        format,
+        width: 100 + n,
+        height: 200 + 2 * n,
+    }
+}
+
+fn same_photo(stored: &StoredPhoto, written: &NewPhoto) -> bool {
+    stored.bytes == written.bytes
+        && stored.format == written.format
+        && stored.width == written.width
+        && stored.height == written.height
+}
+
+fn describe(photo: &StoredPhoto) -> String {
+    format!(
+        "{} bytes {:?}, {:?} {}x{}, etag {}",
+        photo.bytes.len(),
+        String::from_utf8_lossy(&photo.bytes),
+        photo.format,
+        photo.width,
+        photo.height,
+        photo.etag
+    )
+}
+
+async fn get(store: &dyn PhotoStore, key: &PhotoKey, contract: &str) -> Option<StoredPhoto> {
+    match store.get(key).await {
+        Ok(found) => found,
+        Err(e) => store_violated(contract, format_args!("get({key}) failed: {e}")),
+    }
+}
+
+async fn put_ok(
+    store: &dyn PhotoStore,
+    key: &PhotoKey,
+    photo: &NewPhoto,
+    condition: &Precondition,
+    contract: &str,
+) -> StoredPhoto {
+    match store.put(key, photo.clone(), condition).await {
+        Ok(stored) => {
+            if !same_photo(&stored, photo) {
+                store_violated(
+                    contract,
+                    format_args!(
+                        "put({key}) returned a photo other than the one written: {}",
+                        describe(&stored)
+                    ),
+                );
+            }
+            stored
+        }
+        Err(e) => store_violated(
+            contract,
+            format_args!("put({key}, {condition:?}) failed: {e}"),
+        ),
+    }
+}
+
+async fn put_refused(
+    store: &dyn PhotoStore,
+    key: &PhotoKey,
+    photo: &NewPhoto,
+    condition: &Precondition,
+    contract: &str,
+) {
+    match store.put(key, photo.clone(), condition).await {
+        Err(StoreError::PreconditionFailed) => {}
+        Ok(stored) => store_violated(
+            contract,
+            format_args!(
+                "put({key}, {condition:?}) should fail with PreconditionFailed but wrote {}",
+                describe(&stored)
+            ),
+        ),
+        Err(e) => store_violated(
+            contract,
+            format_args!(
+                "put({key}, {condition:?}) should fail with PreconditionFailed, got {e:?}"
+            ),
+        ),
+    }
+}
+
+async fn delete_result(
+    store: &dyn PhotoStore,
+    key: &PhotoKey,
+    condition: &Precondition,
+    expected: Result<(), StoreError>,
+    contract: &str,
+) {
+    let got = store.delete(key, condition).await;
+    if got != expected {
+        store_violated(
+            contract,
+            format_args!("delete({key}, {condition:?}) returned {got:?}, expected {expected:?}"),
+        );
+    }
+}
+
+/// Asserts `get(key)` returns `written` with tag `etag`.
+async fn expect_stored(
+    store: &dyn PhotoStore,
+    key: &PhotoKey,
+    written: &NewPhoto,
+    etag: &ETag,
+    contract: &str,
+) {
+    match get(store, key, contract).await {
+        Some(found) if same_photo(&found, written) && &found.etag == etag => {}
+        Some(found) => store_violated(
+            contract,
+            format_args!(
+                "get({key}) returned {}, expected {:?} {:?} {}x{} with etag {etag}",
+                describe(&found),
+                String::from_utf8_lossy(&written.bytes),
+                written.format,
+                written.width,
+                written.height
+            ),
+        ),
+        None => store_violated(
+            contract,
+            format_args!("get({key}) returned None after a successful put"),
+        ),
+    }
+}
+
+async fn expect_absent(store: &dyn PhotoStore, key: &PhotoKey, contract: &str) {
+    if let Some(found) = get(store, key, contract).await {
+        store_violated(
+            contract,
+            format_args!("get({key}) should be None, found {}", describe(&found)),
+        );
+    }
+}
+
+fn key(tenant: &TenantId, owner: PhotoOwner) -> PhotoKey {
+    PhotoKey {
+        tenant: tenant.clone(),
+        owner,
+    }
+}
+
+/// Runs every [`PhotoStore`] contract check against `store`; panics on the first violation.
+///
+/// Checked: round trip of bytes, format, dimensions and tag; `None` for a missing key; a new
+/// tag whenever the bytes change (spec C8; the same bytes may keep or change it);
+/// `Precondition::Exists`/`OneOf` on `put` and `delete`, with nothing written or removed when
+/// they fail (spec B7); `NotFound` vs `PreconditionFailed` on `delete`; tenant isolation
+/// (spec D3); users, groups and contacts with the same id string are distinct keys; many
+/// concurrent writers to one key leave exactly one of their photos with a consistent tag; and
+/// concurrent conditional writes/deletes on the same tag are a compare-and-swap (exactly one
+/// wins).
+pub async fn check_photo_store(store: Arc<dyn PhotoStore>) {
+    let run = run_id();
+    let tenant = TenantId::new(format!("{run}-a"));
+    let other_tenant = TenantId::new(format!("{run}-b"));
+    check_round_trip(&*store, &tenant).await;
+    check_etags(&*store, &tenant).await;
+    check_conditional_put(&*store, &tenant).await;
+    check_delete(&*store, &tenant).await;
+    check_isolation(&*store, &tenant, &other_tenant).await;
+    check_last_writer(&store, &tenant);
+    check_compare_and_swap(&store, &tenant);
+}
+
+async fn check_round_trip(store: &dyn PhotoStore, tenant: &TenantId) {
+    let k = key(tenant, PhotoOwner::User("round-trip".into()));
+    expect_absent(store, &k, "get of a key never written is None").await;
+
+    let contract = "put then get returns the same bytes, format, dimensions and the returned etag";
+    let p = photo("round trip 1");
+    let stored = put_ok(store, &k, &p, &Precondition::None, contract).await;
+    expect_stored(store, &k, &p, &stored.etag, contract).await;
+    let again = get(store, &k, contract).await;
+    if again.as_ref().map(|s| &s.etag) != Some(&stored.etag) {
+        store_violated(
+            contract,
+            "two gets without a write returned different etags",
+        );
+    }
+}
+
+async fn check_etags(store: &dyn PhotoStore, tenant: &TenantId) {
+    let k = key(tenant, PhotoOwner::User("etags".into()));
+    let contract = "the etag changes whenever the bytes change (spec C8)";
+    let first = photo("etag first");
+    let second = photo("etag second");
+    let a = put_ok(store, &k, &first, &Precondition::None, contract).await;
+    let b = put_ok(store, &k, &second, &Precondition::None, contract).await;
+    if a.etag == b.etag {
+        store_violated(
+            contract,
+            format_args!("two different photos got the same etag {}", a.etag),
+        );
+    }
+    expect_stored(store, &k, &second, &b.etag, contract).await;
+    let c = put_ok(store, &k, &first, &Precondition::None, contract).await;
+    if c.etag == b.etag {
+        store_violated(
+            contract,
+            format_args!(
+                "writing back the first photo kept the second's etag {}",
+                b.etag
+            ),
+        );
+    }
+    expect_stored(store, &k, &first, &c.etag, contract).await;
+
+    // The same bytes again may keep or change the tag; whichever, get must agree with put.
+    let contract = "writing the same bytes again may keep or change the etag, and get agrees";
+    let d = put_ok(store, &k, &first, &Precondition::None, contract).await;
+    expect_stored(store, &k, &first, &d.etag, contract).await;
+    let contract = "If-Match with the tag returned by a rewrite of the same bytes succeeds";
+    put_ok(
+        store,
+        &k,
+        &first,
+        &Precondition::OneOf(vec![d.etag.clone()]),
+        contract,
+    )
+    .await;
+}
+
+async fn check_conditional_put(store: &dyn PhotoStore, tenant: &TenantId) {
+    let k = key(tenant, PhotoOwner::User("conditional-put".into()));
+    let p1 = photo("conditional 1");
+    let p2 = photo("conditional 2");
+    let p3 = photo("conditional 3");
+
+    let contract =
+        "put with Precondition::Exists on a missing photo is PreconditionFailed and writes nothing";
+    put_refused(store, &k, &p1, &Precondition::Exists, contract).await;
+    expect_absent(store, &k, contract).await;
+
+    let contract =
+        "put with Precondition::OneOf on a missing photo is PreconditionFailed and writes nothing";
+    put_refused(
+        store,
+        &k,
+        &p1,
+        &Precondition::OneOf(vec![ETag::for_content(&p1.bytes), ETag::new("testkit")]),
+        contract,
+    )
+    .await;
+    expect_absent(store, &k, contract).await;
+
+    let first = put_ok(
+        store,
+        &k,
+        &p1,
+        &Precondition::None,
+        "unconditional put succeeds",
+    )
+    .await;
+
+    let contract = "put with Precondition::Exists on a stored photo succeeds";
+    let second = put_ok(store, &k, &p2, &Precondition::Exists, contract).await;
+    expect_stored(store, &k, &p2, &second.etag, contract).await;
+
+    let contract = "put with Precondition::OneOf(stale tag) is PreconditionFailed and leaves the stored photo unchanged";
+    put_refused(
+        store,
+        &k,
+        &p3,
+        &Precondition::OneOf(vec![first.etag.clone()]),
+        contract,
+    )
+    .await;
+    expect_stored(store, &k, &p2, &second.etag, contract).await;
+
+    let contract = "put with Precondition::OneOf(empty list) never holds";
+    put_refused(store, &k, &p3, &Precondition::OneOf(vec![]), contract).await;
+    expect_stored(store, &k, &p2, &second.etag, contract).await;
+
+    let contract = "put with Precondition::OneOf(current tag) succeeds";
+    let third = put_ok(
+        store,
+        &k,
+        &p3,
+        &Precondition::OneOf(vec![ETag::new("not-a-tag"), second.etag.clone()]),
+        contract,
+    )
+    .await;
+    expect_stored(store, &k, &p3, &third.etag, contract).await;
+}
+
+async fn check_delete(store: &dyn PhotoStore, tenant: &TenantId) {
+    let k = key(tenant, PhotoOwner::User("delete".into()));
+    let p1 = photo("delete 1");
+    let p2 = photo("delete 2");
+
+    delete_result(
+        store,
+        &k,
+        &Precondition::None,
+        Err(StoreError::NotFound),
+        "delete of a missing photo without a precondition is NotFound",
+    )
+    .await;
+    delete_result(
+        store,
+        &k,
+        &Precondition::Exists,
+        Err(StoreError::PreconditionFailed),
+        "delete of a missing photo with Precondition::Exists is PreconditionFailed (checked before NotFound)",
+    )
+    .await;
+    delete_result(
+        store,
+        &k,
+        &Precondition::OneOf(vec![ETag::for_content(&p1.bytes)]),
+        Err(StoreError::PreconditionFailed),
+        "delete of a missing photo with Precondition::OneOf is PreconditionFailed (checked before NotFound)",
+    )
+    .await;
+
+    let first = put_ok(
+        store,
+        &k,
+        &p1,
+        &Precondition::None,
+        "unconditional put succeeds",
+    )
+    .await;
+    let second = put_ok(
+        store,
+        &k,
+        &p2,
+        &Precondition::None,
+        "unconditional put succeeds",
+    )
+    .await;
+
+    let contract = "delete with a stale tag is PreconditionFailed and the photo stays";
+    delete_result(
+        store,
+        &k,
+        &Precondition::OneOf(vec![first.etag.clone()]),
+        Err(StoreError::PreconditionFailed),
+        contract,
+    )
+    .await;
+    expect_stored(store, &k, &p2, &second.etag, contract).await;
+
+    let contract = "delete with the current tag succeeds and the photo is gone";
+    delete_result(
+        store,
+        &k,
+        &Precondition::OneOf(vec![second.etag.clone()]),
+        Ok(()),
+        contract,
+    )
+    .await;
+    expect_absent(store, &k, contract).await;
+    delete_result(
+        store,
+        &k,
+        &Precondition::None,
+        Err(StoreError::NotFound),
+        "a deleted photo cannot be deleted again (NotFound)",
+    )
+    .await;
+
+    let contract = "delete without a precondition removes a stored photo";
+    put_ok(store, &k, &p1, &Precondition::None, contract).await;
+    delete_result(store, &k, &Precondition::None, Ok(()), contract).await;
+    expect_absent(store, &k, contract).await;
+
+    let contract = "delete with Precondition::Exists removes a stored photo";
+    put_ok(store, &k, &p1, &Precondition::None, contract).await;
+    delete_result(store, &k, &Precondition::Exists, Ok(()), contract).await;
+    expect_absent(store, &k, contract).await;
+
+    let contract = "a photo can be stored again after a delete";
+    let again = put_ok(store, &k, &p2, &Precondition::None, contract).await;
+    expect_stored(store, &k, &p2, &again.etag, contract).await;
+}
+
+async fn check_isolation(store: &dyn PhotoStore, tenant: &TenantId, other_tenant: &TenantId) {
+    let contract = "tenants are isolated: the same owner id in two tenants is two photos (spec D3)";
+    let id = "6e7b768e-07e2-4810-8459-485f84f8f204".to_owned();
+    let in_a = key(tenant, PhotoOwner::User(id.clone()));
+    let in_b = key(other_tenant, PhotoOwner::User(id.clone()));
+    let pa = photo("tenant a");
+    let pb = photo("tenant b");
+    let a = put_ok(store, &in_a, &pa, &Precondition::None, contract).await;
+    expect_absent(store, &in_b, contract).await;
+    let b = put_ok(store, &in_b, &pb, &Precondition::None, contract).await;
+    expect_stored(store, &in_a, &pa, &a.etag, contract).await;
+    expect_stored(store, &in_b, &pb, &b.etag, contract).await;
+    delete_result(store, &in_b, &Precondition::None, Ok(()), contract).await;
+    expect_stored(store, &in_a, &pa, &a.etag, contract).await;
+    expect_absent(store, &in_b, contract).await;
+
+    let contract = "a user, a group and a contact with the same id string are distinct keys";
+    let keys = [
+        key(tenant, PhotoOwner::User("same-id".into())),
+        key(tenant, PhotoOwner::Group("same-id".into())),
+        key(
+            tenant,
+            PhotoOwner::Contact {
+                user: "same-id".into(),
+                contact: "same-id".into(),
+            },
+        ),
+        key(
+            tenant,
+            PhotoOwner::Contact {
+                user: "other-id".into(),
+                contact: "same-id".into(),
+            },
+        ),
+    ];
+    let mut written = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let p = photo(&format!("same id {i}"));
+        let stored = put_ok(store, k, &p, &Precondition::None, contract).await;
+        written.push((p, stored.etag));
+    }
+    for (k, (p, etag)) in keys.iter().zip(&written) {
+        expect_stored(store, k, p, etag, contract).await;
+    }
+    delete_result(store, &keys[1], &Precondition::None, Ok(()), contract).await;
+    for (i, (k, (p, etag))) in keys.iter().zip(&written).enumerate() {
+        if i == 1 {
+            expect_absent(store, k, contract).await;
+        } else {
+            expect_stored(store, k, p, etag, contract).await;
+        }
+    }
+}
+
+/// Runs `work(i)` on `WRITERS` OS threads that start together; re-raises a thread's panic.
+fn race<T: Send>(work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = Barrier::new(WRITERS);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|i| {
+                let (barrier, work) = (&barrier, &work);
+                scope.spawn(move || {
+                    barrier.wait();
+                    work(i)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+fn check_last_writer(store: &Arc<dyn PhotoStore>, tenant: &TenantId) {
+    let contract = "concurrent unconditional puts to one key leave exactly one of the written photos, with the tag its put returned";
+    let k = key(tenant, PhotoOwner::User("concurrent-writers".into()));
+    let writes: Vec<Vec<(NewPhoto, StoredPhoto)>> = race(|writer| {
+        (0..WRITES_PER_WRITER)
+            .map(|n| {
+                let p = photo(&format!("writer {writer} write {n}"));
+                let stored = block_on(put_ok(&**store, &k, &p, &Precondition::None, contract));
+                (p, stored)
+            })
+            .collect()
+    });
+    let Some(found) = block_on(get(&**store, &k, contract)) else {
+        store_violated(contract, "get returned None after the writes");
+    };
+    let Some((writer, n, (_, stored))) = writes.iter().enumerate().find_map(|(w, ws)| {
+        ws.iter()
+            .enumerate()
+            .find(|(_, (p, _))| same_photo(&found, p))
+            .map(|(n, pair)| (w, n, pair))
+    }) else {
+        store_violated(
+            contract,
+            format_args!(
+                "the stored photo is none of the writes: {}",
+                describe(&found)
+            ),
+        );
+    };
+    if found.etag != stored.etag {
+        store_violated(
+            contract,
+            format_args!(
+                "the stored photo (write {n} of writer {writer}) has etag {} but its put returned {}",
+                found.etag, stored.etag
+            ),
+        );
+    }
+    if n + 1 != WRITES_PER_WRITER {
+        store_violated(
+            contract,
+            format_args!(
+                "the stored photo is write {n} of writer {writer}, which that writer overwrote later (a lost update)"
+            ),
+        );
+    }
+    // Every put answered with a tag of its own bytes: different bytes, different tags.
+    let mut tags: Vec<&ETag> = writes.iter().flatten().map(|(_, s)| &s.etag).collect();
+    tags.sort();
+    if let Some(pair) = tags.windows(2).find(|pair| pair[0] == pair[1]) {
+        store_violated(
+            "the etag changes whenever the bytes change (spec C8)",
+            format_args!(
+                "concurrent puts of different photos returned the same etag {}",
+                pair[0]
+            ),
+        );
+    }
+}
+
+fn check_compare_and_swap(store: &Arc<dyn PhotoStore>, tenant: &TenantId) {
+    let k = key(tenant, PhotoOwner::Group("compare-and-swap".into()));
+    for round in 0..CAS_ROUNDS {
+        let contract = "concurrent puts with If-Match on the same current tag: exactly one succeeds (compare-and-swap)";
+        let base = photo(&format!("cas round {round} base"));
+        let current = block_on(put_ok(&**store, &k, &base, &Precondition::None, contract));
+        let condition = Precondition::OneOf(vec![current.etag.clone()]);
+        let outcomes: Vec<(NewPhoto, Result<StoredPhoto, StoreError>)> = race(|writer| {
+            let p = photo(&format!("cas round {round} writer {writer}"));
+            let result = block_on(store.put(&k, p.clone(), &condition));
+            (p, result)
+        });
+        let mut winners = Vec::new();
+        for (p, result) in &outcomes {
+            match result {
+                Ok(stored) => winners.push((p, stored)),
+                Err(StoreError::PreconditionFailed) => {}
+                Err(e) => store_violated(
+                    contract,
+                    format_args!("a losing conditional put must be PreconditionFailed, got {e:?}"),
+                ),
+            }
+        }
+        let [(winner, stored)] = winners.as_slice() else {
+            store_violated(
+                contract,
+                format_args!(
+                    "{} of {WRITERS} puts succeeded in round {round}",
+                    winners.len()
+                ),
+            );
+        };
+        if !same_photo(stored, winner) {
+            store_violated(
+                contract,
+                "the winning put returned a photo other than the one it wrote",
+            );
+        }
+        block_on(expect_stored(&**store, &k, winner, &stored.etag, contract));
+
+        let contract = "concurrent deletes with If-Match on the same current tag: exactly one succeeds (compare-and-swap)";
+        let condition = Precondition::OneOf(vec![stored.etag.clone()]);
+        let results = race(|_| block_on(store.delete(&k, &condition)));
+        let deleted = results.iter().filter(|r| r.is_ok()).count();
+        if deleted != 1 {
+            store_violated(
+                contract,
+                format_args!("{deleted} of {WRITERS} deletes succeeded in round {round}"),
+            );
+        }
+        if let Some(e) = results
+            .iter()
+            .find(|r| !matches!(r, Ok(()) | Err(StoreError::PreconditionFailed)))
+        {
+            store_violated(
+                contract,
+                format_args!("a losing conditional delete must be PreconditionFailed, got {e:?}"),
+            );
+        }
+        block_on(expect_absent(&**store, &k, contract));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory
+// ---------------------------------------------------------------------------------------------
+
+/// The objects [`check_directory`] expects the directory under test to hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryFixture {
+    /// The tenant holding everything below except `other_tenant_user_id`.
+    pub tenant: TenantId,
+    /// A user's object id (GUID) ...
+    pub user_id: String,
+    /// ... and userPrincipalName.
+    pub user_upn: String,
+    /// Another user of `tenant`.
+    pub other_user_id: String,
+    /// A group of `tenant`.
+    pub group_id: String,
+    /// A contact folder of the user `user_id`.
+    pub folder_id: String,
+    /// A contact of the user `user_id` in the folder `folder_id`.
+    pub contact_in_folder: String,
+    /// A contact of the user `user_id` in no folder.
+    pub contact_without_folder: String,
+    /// A second tenant.
+    pub other_tenant: TenantId,
+    /// A user of `other_tenant`.
+    pub other_tenant_user_id: String,
+}
+
+fn directory_violated(contract: &str, detail: impl Display) -> ! {
+    panic!("Directory contract violated: {contract}: {detail}")
+}
+
+async fn same_user(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    caller_id: &str,
+    user: &str,
+    expected: bool,
+    contract: &str,
+) {
+    match directory.is_same_user(tenant, caller_id, user).await {
+        Ok(got) if got == expected => {}
+        got => directory_violated(
+            contract,
+            format_args!(
+                "is_same_user(tenant {tenant}, caller {caller_id:?}, user {user:?}) returned {got:?}, expected Ok({expected})"
+            ),
+        ),
+    }
+}
+
+async fn resolve_ok(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    caller_id: Option<&str>,
+    target: &Target,
+    contract: &str,
+) -> DirectoryEntry {
+    match directory.resolve(tenant, caller_id, target).await {
+        Ok(entry) => {
+            if &entry.key.tenant != tenant {
+                directory_violated(
+                    contract,
+                    format_args!(
+                        "resolve(tenant {tenant}, {target:?}) gave a key of tenant {} (spec D3)",
+                        entry.key.tenant
+                    ),
+                );
+            }
+            entry
+        }
+        Err(e) => directory_violated(
+            contract,
+            format_args!(
+                "resolve(tenant {tenant}, caller {caller_id:?}, {target:?}) failed: {e:?}"
+            ),
+        ),
+    }
+}
+
+async fn resolve_err(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    caller_id: Option<&str>,
+    target: &Target,
+    expected: DirectoryError,
+    contract: &str,
+) {
+    let got = directory.resolve(tenant, caller_id, target).await;
+    if got.as_ref().err() != Some(&expected) {
+        directory_violated(
+            contract,
+            format_args!(
+                "resolve(tenant {tenant}, caller {caller_id:?}, {target:?}) returned {got:?}, expected Err({expected:?})"
+            ),
+        );
+    }
+}
+
+fn expect_key(entry: &DirectoryEntry, expected: &DirectoryEntry, target: &Target, contract: &str) {
+    if entry != expected {
+        directory_violated(
+            contract,
+            format_args!("{target:?} resolved to {entry:?}, but the same object was {expected:?}"),
+        );
+    }
+}
+
+/// A mixed-case copy, so that a directory comparing case-sensitively is caught whatever the
+/// case of the fixture's ids.
+fn mixed_case(s: &str) -> String {
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// Runs every [`Directory`] contract check against `directory`, which must hold the objects
+/// `fixture` names; panics on the first violation.
+///
+/// Checked: `is_same_user` by id and UPN in any case, `Ok(false)` for another or a missing
+/// user; `/me`, `/users/{id}` and `/users/{UPN}` (any case) resolve to the same key; groups;
+/// contacts with and without a folder path (spec E1); the `*NotFound` errors carry the id as
+/// the request gave it; tenant isolation (spec D3); a user's contacts are not reachable
+/// through another user.
+pub async fn check_directory(directory: Arc<dyn Directory>, fixture: &DirectoryFixture) {
+    let d = &*directory;
+    let f = fixture;
+    check_is_same_user(d, f).await;
+    check_users(d, f).await;
+    check_groups(d, f).await;
+    check_contacts(d, f).await;
+    check_directory_isolation(d, f).await;
+}
+
+async fn check_is_same_user(d: &dyn Directory, f: &DirectoryFixture) {
+    let t = &f.tenant;
+    let me = f.user_id.as_str();
+    let contract = "is_same_user compares object ids case-insensitively";
+    for user in [
+        f.user_id.clone(),
+        f.user_id.to_ascii_uppercase(),
+        f.user_id.to_ascii_lowercase(),
+    ] {
+        same_user(d, t, me, &user, true, contract).await;
+    }
+    same_user(d, t, &f.user_id.to_ascii_uppercase(), me, true, contract).await;
+    let contract = "is_same_user accepts the userPrincipalName in any case";
+    for user in [
+        f.user_upn.clone(),
+        f.user_upn.to_uppercase(),
+        f.user_upn.to_lowercase(),
+        mixed_case(&f.user_upn),
+    ] {
+        same_user(d, t, me, &user, true, contract).await;
+    }
+    let contract = "is_same_user is false for another user";
+    same_user(d, t, me, &f.other_user_id, false, contract).await;
+    same_user(d, t, &f.other_user_id, &f.user_upn, false, contract).await;
+    let contract =
+        "is_same_user is Ok(false), not an error, for a user that does not exist (spec D7 step 4)";
+    same_user(
+        d,
+        t,
+        me,
+        "00000000-0000-0000-0000-00000000dead",
+        false,
+        contract,
+    )
+    .await;
+    same_user(d, t, me, "nobody@testkit.invalid", false, contract).await;
+    same_user(d, t, me, &f.other_tenant_user_id, false, contract).await;
+}
+
+async fn check_users(d: &dyn Directory, f: &DirectoryFixture) {
+    let t = &f.tenant;
+    let me = Some(f.user_id.as_str());
+    let contract = "/me resolves to the caller's user key";
+    let entry = resolve_ok(d, t, me, &Target::Me, contract).await;
+    match &entry.key.owner {
+        PhotoOwner::User(id) if id.eq_ignore_ascii_case(&f.user_id) => {}
+        other => directory_violated(
+            contract,
+            format_args!("/me of {} resolved to {other:?}", f.user_id),
+        ),
+    }
+
+    let contract =
+        "/me, /users/{id} and /users/{userPrincipalName} (any case) resolve to the same key";
+    for user in [
+        f.user_id.clone(),
+        f.user_id.to_ascii_uppercase(),
+        f.user_id.to_ascii_lowercase(),
+        f.user_upn.clone(),
+        f.user_upn.to_uppercase(),
+        f.user_upn.to_lowercase(),
+        mixed_case(&f.user_upn),
+    ] {
+        let target = Target::User(user);
+        // The caller does not matter for /users/{u}: not signed in, or another user.
+        for caller in [me, None, Some(f.other_user_id.as_str())] {
+            let got = resolve_ok(d, t, caller, &target, contract).await;
+            expect_key(&got, &entry, &target, contract);
+        }
+    }
+    let contract = "another user resolves to another key";
+    let other = resolve_ok(d, t, me, &Target::User(f.other_user_id.clone()), contract).await;
+    if other.key == entry.key {
+        directory_violated(
+            contract,
+            format_args!("{} and {} gave the same key", f.user_id, f.other_user_id),
+        );
+    }
+    let contract = "/me resolves to whoever the caller is";
+    let other_me = resolve_ok(d, t, Some(&f.other_user_id), &Target::Me, contract).await;
+    expect_key(&other_me, &other, &Target::Me, contract);
+
+    let contract = "an unknown user is UserNotFound carrying the id as given";
+    for missing in [
+        "00000000-0000-0000-0000-00000000DEAD",
+        "Nobody@Testkit.invalid",
+        "not a user/with#odd%chars",
+    ] {
+        resolve_err(
+            d,
+            t,
+            me,
+            &Target::User(missing.into()),
+            DirectoryError::UserNotFound(missing.into()),
+            contract,
+        )
+        .await;
+    }
+    let contract =
+        "/me of a caller missing from the directory is UserNotFound carrying the caller id";
+    let ghost = "00000000-0000-0000-0000-0000000000AB";
+    resolve_err(
+        d,
+        t,
+        Some(ghost),
+        &Target::Me,
+        DirectoryError::UserNotFound(ghost.into()),
+        contract,
+    )
+    .await;
+    let contract = "a group id is not a user";
+    resolve_err(
+        d,
+        t,
+        me,
+        &Target::User(f.group_id.clone()),
+        DirectoryError::UserNotFound(f.group_id.clone()),
+        contract,
+    )
+    .await;
+}
+
+async fn check_groups(d: &dyn Directory, f: &DirectoryFixture) {
+    let t = &f.tenant;
+    let contract = "a group resolves to its group key, with or without a signed-in user";
+    let group = Target::Group(f.group_id.clone());
+    let entry = resolve_ok(d, t, Some(&f.user_id), &group, contract).await;
+    match &entry.key.owner {
+        PhotoOwner::Group(id) if id.eq_ignore_ascii_case(&f.group_id) => {}
+        other => directory_violated(
+            contract,
+            format_args!("group {} resolved to {other:?}", f.group_id),
+        ),
+    }
+    let app = resolve_ok(d, t, None, &group, contract).await;
+    expect_key(&app, &entry, &group, contract);
+    let contract =
+        "group ids (GUIDs) compare case-insensitively: every case resolves to the same key";
+    for id in [
+        f.group_id.to_ascii_uppercase(),
+        f.group_id.to_ascii_lowercase(),
+    ] {
+        let target = Target::Group(id);
+        let got = resolve_ok(d, t, None, &target, contract).await;
+        expect_key(&got, &entry, &target, contract);
+    }
+
+    let contract = "an unknown group is GroupNotFound carrying the id as given";
+    for missing in ["00000000-0000-0000-0000-00000000BEEF", "no such group"] {
+        resolve_err(
+            d,
+            t,
+            Some(&f.user_id),
+            &Target::Group(missing.into()),
+            DirectoryError::GroupNotFound(missing.into()),
+            contract,
+        )
+        .await;
+    }
+    let contract = "a user id is not a group";
+    resolve_err(
+        d,
+        t,
+        None,
+        &Target::Group(f.user_id.clone()),
+        DirectoryError::GroupNotFound(f.user_id.clone()),
+        contract,
+    )
+    .await;
+}
+
+fn contact(owner: Owner, folder: Option<&str>, id: &str) -> Target {
+    Target::Contact {
+        owner,
+        folder: folder.map(str::to_owned),
+        id: id.to_owned(),
+    }
+}
+
+async fn check_contacts(d: &dyn Directory, f: &DirectoryFixture) {
+    let t = &f.tenant;
+    let me = Some(f.user_id.as_str());
+    let user = || Owner::User(f.user_id.clone());
+
+    let contract = "a contact resolves to a contact key of its owner";
+    let plain_target = contact(user(), None, &f.contact_without_folder);
+    let plain = resolve_ok(d, t, me, &plain_target, contract).await;
+    match &plain.key.owner {
+        PhotoOwner::Contact { user, contact }
+            if user.eq_ignore_ascii_case(&f.user_id) && contact == &f.contact_without_folder => {}
+        other => directory_violated(
+            contract,
+            format_args!("{plain_target:?} resolved to {other:?}"),
+        ),
+    }
+    let user_entry = resolve_ok(d, t, me, &Target::Me, contract).await;
+    if plain.account != user_entry.account {
+        directory_violated(
+            "a contact's account kind is its owner's",
+            format_args!(
+                "contact {:?} vs owner {:?}",
+                plain.account, user_entry.account
+            ),
+        );
+    }
+
+    let contract = "a contact resolves to the same key through /me, /users/{id} and /users/{UPN}";
+    for (owner, caller) in [
+        (Owner::Me, me),
+        (Owner::User(f.user_id.to_ascii_uppercase()), None),
+        (Owner::User(f.user_upn.clone()), None),
+        (
+            Owner::User(f.user_upn.to_uppercase()),
+            Some(f.other_user_id.as_str()),
+        ),
+    ] {
+        let target = contact(owner, None, &f.contact_without_folder);
+        let got = resolve_ok(d, t, caller, &target, contract).await;
+        expect_key(&got, &plain, &target, contract);
+    }
+
+    let contract = "/contacts/{id} finds a contact in any folder, and the folder path gives the same key (spec E1)";
+    let anywhere = contact(user(), None, &f.contact_in_folder);
+    let in_folder = resolve_ok(d, t, me, &anywhere, contract).await;
+    for (owner, caller) in [(user(), None), (Owner::Me, me)] {
+        let target = contact(owner, Some(&f.folder_id), &f.contact_in_folder);
+        let got = resolve_ok(d, t, caller, &target, contract).await;
+        expect_key(&got, &in_folder, &target, contract);
+    }
+    if in_folder.key == plain.key {
+        directory_violated(
+            "two contacts resolve to two keys",
+            format_args!(
+                "{} and {} gave the same key",
+                f.contact_in_folder, f.contact_without_folder
+            ),
+        );
+    }
+
+    let contract = "a folder path finds only contacts in that folder: ContactNotFound carrying the id (spec E1)";
+    resolve_err(
+        d,
+        t,
+        me,
+        &contact(Owner::Me, Some(&f.folder_id), &f.contact_without_folder),
+        DirectoryError::ContactNotFound(f.contact_without_folder.clone()),
+        contract,
+    )
+    .await;
+
+    let contract = "an unknown contact folder is ContactFolderNotFound carrying the id as given";
+    let missing_folder = "AAMkTestkitNoSuchFolder=";
+    for id in [&f.contact_in_folder, &f.contact_without_folder] {
+        resolve_err(
+            d,
+            t,
+            me,
+            &contact(Owner::Me, Some(missing_folder), id),
+            DirectoryError::ContactFolderNotFound(missing_folder.into()),
+            contract,
+        )
+        .await;
+    }
+    let contract = "a contact id is not a folder id";
+    resolve_err(
+        d,
+        t,
+        me,
+        &contact(user(), Some(&f.contact_in_folder), &f.contact_in_folder),
+        DirectoryError::ContactFolderNotFound(f.contact_in_folder.clone()),
+        contract,
+    )
+    .await;
+
+    let contract = "an unknown contact is ContactNotFound carrying the id as given";
+    let missing_contact = "AAMkTestkitNoSuchContact=";
+    for folder in [None, Some(f.folder_id.as_str())] {
+        resolve_err(
+            d,
+            t,
+            me,
+            &contact(user(), folder, missing_contact),
+            DirectoryError::ContactNotFound(missing_contact.into()),
+            contract,
+        )
+        .await;
+    }
+    let contract = "a folder id is not a contact id";
+    resolve_err(
+        d,
+        t,
+        me,
+        &contact(user(), None, &f.folder_id),
+        DirectoryError::ContactNotFound(f.folder_id.clone()),
+        contract,
+    )
+    .await;
+
+    let contract = "a contact of an unknown user is UserNotFound carrying the user id as given";
+    let missing_user = "00000000-0000-0000-0000-0000000000CD";
+    resolve_err(
+        d,
+        t,
+        me,
+        &contact(
+            Owner::User(missing_user.into()),
+            None,
+            &f.contact_without_folder,
+        ),
+        DirectoryError::UserNotFound(missing_user.into()),
+        contract,
+    )
+    .await;
+
+    let contract = "a user's contacts are not reachable through another user: ContactNotFound";
+    for id in [&f.contact_without_folder, &f.contact_in_folder] {
+        resolve_err(
+            d,
+            t,
+            Some(&f.other_user_id),
+            &contact(Owner::User(f.other_user_id.clone()), None, id),
+            DirectoryError::ContactNotFound(id.clone()),
+            contract,
+        )
+        .await;
+        resolve_err(
+            d,
+            t,
+            Some(&f.other_user_id),
+            &contact(Owner::Me, None, id),
+            DirectoryError::ContactNotFound(id.clone()),
+            contract,
+        )
+        .await;
+    }
+    let contract =
+        "a user's contact folders are not reachable through another user: ContactFolderNotFound";
+    resolve_err(
+        d,
+        t,
+        None,
+        &contact(
+            Owner::User(f.other_user_id.clone()),
+            Some(&f.folder_id),
+            &f.contact_in_folder,
+        ),
+        DirectoryError::ContactFolderNotFound(f.folder_id.clone()),
+        contract,
+    )
+    .await;
+}
+
+async fn check_directory_isolation(d: &dyn Directory, f: &DirectoryFixture) {
+    let (t, o) = (&f.tenant, &f.other_tenant);
+    let contract = "the other tenant's user resolves in its own tenant";
+    let theirs = resolve_ok(
+        d,
+        o,
+        None,
+        &Target::User(f.other_tenant_user_id.clone()),
+        contract,
+    )
+    .await;
+    let their_me = resolve_ok(d, o, Some(&f.other_tenant_user_id), &Target::Me, contract).await;
+    expect_key(&their_me, &theirs, &Target::Me, contract);
+
+    let contract = "tenants are isolated: another tenant's objects are not found (spec D3)";
+    resolve_err(
+        d,
+        t,
+        Some(&f.user_id),
+        &Target::User(f.other_tenant_user_id.clone()),
+        DirectoryError::UserNotFound(f.other_tenant_user_id.clone()),
+        contract,
+    )
+    .await;
+    resolve_err(
+        d,
+        o,
+        Some(&f.other_tenant_user_id),
+        &Target::User(f.user_id.clone()),
+        DirectoryError::UserNotFound(f.user_id.clone()),
+        contract,
+    )
+    .await;
+    resolve_err(
+        d,
+        o,
+        None,
+        &Target::User(f.user_upn.clone()),
+        DirectoryError::UserNotFound(f.user_upn.clone()),
+        contract,
+    )
+    .await;
+    resolve_err(
+        d,
+        t,
+        Some(&f.other_tenant_user_id),
+        &Target::Me,
+        DirectoryError::UserNotFound(f.other_tenant_user_id.clone()),
+        contract,
+    )
+    .await;
+    resolve_err(
+        d,
+        o,
+        None,
+        &Target::Group(f.group_id.clone()),
+        DirectoryError::GroupNotFound(f.group_id.clone()),
+        contract,
+    )
+    .await;
+    resolve_err(
+        d,
+        o,
+        None,
+        &contact(
+            Owner::User(f.user_id.clone()),
+            None,
+            &f.contact_without_folder,
+        ),
+        DirectoryError::UserNotFound(f.user_id.clone()),
+        contract,
+    )
+    .await;
+    same_user(d, o, &f.other_tenant_user_id, &f.user_id, false, contract).await;
+    same_user(d, o, &f.user_id, &f.user_id, false, contract).await;
+    same_user(
+        d,
+        t,
+        &f.other_tenant_user_id,
+        &f.other_tenant_user_id,
+        false,
+        contract,
+    )
+    .await;
+}
