@@ -1,0 +1,965 @@
+//! [`MemDirectory`]: an immutable in-memory directory, and the directory file format.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use photo_core::ports::{
+    AccountKind, Directory, DirectoryEntry, DirectoryError, PhotoKey, PhotoOwner,
+};
+use photo_core::principal::TenantId;
+use photo_core::target::{Owner, Target};
+use serde::{Deserialize, Serialize};
+
+/// The directory file (spec E2): every tenant with its users, groups, contact folders and
+/// contacts (spec E1). JSON, camelCase; unknown fields are refused so that a typo does not
+/// silently drop data. Lists and display names may be left out.
+///
+/// ```json
+/// {"tenants": [{
+///   "id": "2f9b6c4e-7d1a-4c33-9b0e-5a6f1d2c3b4a", "displayName": "Contoso",
+///   "users": [{"id": "6e7b768e-07e2-4810-8459-485f84f8f204",
+///              "userPrincipalName": "AdeleV@contoso.onmicrosoft.com",
+///              "displayName": "Adele Vance", "accountKind": "workOrSchool",
+///              "directoryRoles": []}],
+///   "groups": [{"id": "02bd9fd6-8f93-4758-87c3-1fb73740a315", "displayName": "Marketing"}],
+///   "contactFolders": [{"id": "AAMkAGI2TAAA=", "ownerId": "6e7b768e-07e2-4810-8459-485f84f8f204",
+///                       "displayName": "Friends"}],
+///   "contacts": [{"id": "AAMkAGI2THVSAAB=", "ownerId": "6e7b768e-07e2-4810-8459-485f84f8f204",
+///                 "folderId": "AAMkAGI2TAAA=", "displayName": "Pradeep Gupta"}]
+/// }]}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectoryData {
+    pub tenants: Vec<TenantData>,
+}
+
+/// A tenant. Its id is a GUID (the `tid` of its tokens).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantData {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub users: Vec<UserData>,
+    #[serde(default)]
+    pub groups: Vec<GroupData>,
+    #[serde(default)]
+    pub contact_folders: Vec<ContactFolderData>,
+    #[serde(default)]
+    pub contacts: Vec<ContactData>,
+}
+
+/// A user. Ids (GUIDs) and userPrincipalNames are unique in the whole file, compared
+/// case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserData {
+    pub id: String,
+    pub user_principal_name: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub account_kind: AccountKind,
+    /// Directory role template ids the user holds (the `wids` of their tokens, spec D2/D4).
+    #[serde(default)]
+    pub directory_roles: Vec<String>,
+}
+
+/// A group. Ids are unique in the tenant, compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupData {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: String,
+}
+
+/// A contact folder of the user `owner_id`. Ids are unique in the tenant (case-sensitive, as
+/// Exchange ids are).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactFolderData {
+    pub id: String,
+    pub owner_id: String,
+    #[serde(default)]
+    pub display_name: String,
+}
+
+/// A contact of the user `owner_id`, in one of that user's folders or in none. Ids are unique
+/// in the tenant (case-sensitive).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactData {
+    pub id: String,
+    pub owner_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_id: Option<String>,
+    #[serde(default)]
+    pub display_name: String,
+}
+
+/// Why a directory file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryDataError {
+    #[error("cannot read the directory file {}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Not JSON, or not of the expected shape.
+    #[error("the directory file is not valid: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An error in a file given to [`MemDirectory::load`].
+    #[error("directory file {}: {error}", path.display())]
+    InFile {
+        path: PathBuf,
+        error: Box<DirectoryDataError>,
+    },
+    #[error("tenant id '{0}' is not a GUID")]
+    InvalidTenantId(String),
+    #[error("tenant '{0}' appears more than once")]
+    DuplicateTenant(String),
+    #[error("tenant {tenant}: user id '{id}' is not a GUID")]
+    InvalidUserId { tenant: String, id: String },
+    #[error("tenant {tenant}: user '{id}' has an invalid userPrincipalName '{upn}' (expected name@domain)")]
+    InvalidUserPrincipalName {
+        tenant: String,
+        id: String,
+        upn: String,
+    },
+    #[error("tenant {tenant}: userPrincipalName '{upn}' is used more than once (compared case-insensitively)")]
+    DuplicateUserPrincipalName { tenant: String, upn: String },
+    /// `kind` is `user`, `group`, `contact folder` or `contact`.
+    #[error("tenant {tenant}: a {kind} has an empty id")]
+    EmptyId { tenant: String, kind: &'static str },
+    #[error("tenant {tenant}: {kind} id '{id}' is used more than once")]
+    DuplicateId {
+        tenant: String,
+        kind: &'static str,
+        id: String,
+    },
+    /// A contact folder or contact whose `ownerId` is no user of its tenant.
+    #[error("tenant {tenant}: {kind} '{id}' belongs to '{owner}', which is no user of the tenant")]
+    UnknownOwner {
+        tenant: String,
+        kind: &'static str,
+        id: String,
+        owner: String,
+    },
+    /// A contact whose `folderId` is no contact folder of the contact's owner.
+    #[error("tenant {tenant}: contact '{contact}' is in folder '{folder}', which is no contact folder of user '{owner}'")]
+    UnknownFolder {
+        tenant: String,
+        contact: String,
+        folder: String,
+        owner: String,
+    },
+}
+
+/// Case folding for ids and UPNs that compare case-insensitively.
+fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits in any case.
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_upn(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((name, domain)) => {
+            !name.is_empty() && !domain.is_empty() && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Lookups of one tenant. Users by folded id and folded UPN; contact folders and contacts by
+/// (owner's user index, id).
+#[derive(Debug, Default)]
+struct TenantIndex {
+    position: usize,
+    users: HashMap<String, usize>,
+    groups: HashMap<String, usize>,
+    folders: HashMap<(usize, String), usize>,
+    contacts: HashMap<(usize, String), usize>,
+}
+
+/// A [`Directory`] in memory, read-only once built (so it needs no lock).
+///
+/// User ids, UPNs and group ids compare case-insensitively; contact folder and contact ids
+/// exactly (they are case-sensitive base64 in Exchange). Keys carry the ids as the directory
+/// spells them, so every path naming an object gives the same key.
+#[derive(Debug)]
+pub struct MemDirectory {
+    data: DirectoryData,
+    tenants: HashMap<TenantId, TenantIndex>,
+    /// Folded user id or UPN -> (tenant position, user position), over all tenants.
+    users: HashMap<String, (usize, usize)>,
+}
+
+/// One tenant's data with its index.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a TenantData,
+    index: &'a TenantIndex,
+}
+
+impl<'a> View<'a> {
+    fn user(self, user: &str) -> Option<(usize, &'a UserData)> {
+        let &i = self.index.users.get(&fold(user))?;
+        Some((i, self.data.users.get(i)?))
+    }
+
+    fn group(self, group: &str) -> Option<&'a GroupData> {
+        let &i = self.index.groups.get(&fold(group))?;
+        self.data.groups.get(i)
+    }
+
+    fn folder(self, owner: usize, folder: &str) -> Option<&'a ContactFolderData> {
+        let &i = self.index.folders.get(&(owner, folder.to_owned()))?;
+        self.data.contact_folders.get(i)
+    }
+
+    fn contact(self, owner: usize, contact: &str) -> Option<&'a ContactData> {
+        let &i = self.index.contacts.get(&(owner, contact.to_owned()))?;
+        self.data.contacts.get(i)
+    }
+}
+
+impl MemDirectory {
+    /// A directory of `data`, once it is checked: tenant and user ids are GUIDs; tenants,
+    /// user ids and UPNs are unique in the file, and group, contact folder and contact ids
+    /// in their tenant; every contact folder and contact belongs to a user of its tenant; a
+    /// contact's folder is a folder of the contact's owner.
+    pub fn new(data: DirectoryData) -> Result<Self, DirectoryDataError> {
+        validate(&data)?;
+        Ok(Self::index(data))
+    }
+
+    /// A directory from the JSON of a directory file (see [`DirectoryData`]).
+    pub fn from_json(json: &str) -> Result<Self, DirectoryDataError> {
+        Self::new(serde_json::from_str(json)?)
+    }
+
+    /// A directory from a directory file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, DirectoryDataError> {
+        let path = path.as_ref();
+        let json = std::fs::read_to_string(path).map_err(|error| DirectoryDataError::Io {
+            path: path.to_owned(),
+            error,
+        })?;
+        Self::from_json(&json).map_err(|error| DirectoryDataError::InFile {
+            path: path.to_owned(),
+            error: Box::new(error),
+        })
+    }
+
+    /// The seeded development directory (spec E2); its ids are in [`crate::seed`].
+    pub fn seeded() -> Self {
+        // The seed is checked by a test; indexing needs no checks to be memory-safe.
+        Self::index(crate::seed::data())
+    }
+
+    /// Everything the directory holds, as loaded.
+    pub fn data(&self) -> &DirectoryData {
+        &self.data
+    }
+
+    /// The tenant with this id.
+    pub fn tenant(&self, tenant: &TenantId) -> Option<&TenantData> {
+        self.view(tenant).map(|v| v.data)
+    }
+
+    /// The user with this object id or userPrincipalName (case-insensitive), in any tenant,
+    /// with their tenant: for minting development tokens (`tid`, `oid`, `wids`).
+    pub fn find_user(&self, user: &str) -> Option<(&TenantData, &UserData)> {
+        let &(t, u) = self.users.get(&fold(user))?;
+        let tenant = self.data.tenants.get(t)?;
+        Some((tenant, tenant.users.get(u)?))
+    }
+
+    fn view(&self, tenant: &TenantId) -> Option<View<'_>> {
+        let index = self.tenants.get(tenant)?;
+        Some(View {
+            data: self.data.tenants.get(index.position)?,
+            index,
+        })
+    }
+
+    /// Builds the lookups. On data that [`validate`] refused, a later duplicate shadows an
+    /// earlier one; nothing panics.
+    fn index(data: DirectoryData) -> Self {
+        let mut tenants = HashMap::new();
+        let mut all_users = HashMap::new();
+        for (t, tenant) in data.tenants.iter().enumerate() {
+            let mut index = TenantIndex {
+                position: t,
+                ..TenantIndex::default()
+            };
+            for (u, user) in tenant.users.iter().enumerate() {
+                for name in [fold(&user.id), fold(&user.user_principal_name)] {
+                    index.users.insert(name.clone(), u);
+                    all_users.insert(name, (t, u));
+                }
+            }
+            for (g, group) in tenant.groups.iter().enumerate() {
+                index.groups.insert(fold(&group.id), g);
+            }
+            let owner = |id: &str| index.users.get(&fold(id)).copied();
+            let mut folders = HashMap::new();
+            for (f, folder) in tenant.contact_folders.iter().enumerate() {
+                if let Some(o) = owner(&folder.owner_id) {
+                    folders.insert((o, folder.id.clone()), f);
+                }
+            }
+            let mut contacts = HashMap::new();
+            for (c, contact) in tenant.contacts.iter().enumerate() {
+                if let Some(o) = owner(&contact.owner_id) {
+                    contacts.insert((o, contact.id.clone()), c);
+                }
+            }
+            index.folders = folders;
+            index.contacts = contacts;
+            tenants.insert(TenantId::new(&tenant.id), index);
+        }
+        Self {
+            data,
+            tenants,
+            users: all_users,
+        }
+    }
+
+    /// The user named `user` (id or UPN) in the tenant of `view`, or `UserNotFound` carrying
+    /// `user` as given.
+    fn user<'a>(
+        view: Option<View<'a>>,
+        user: &str,
+    ) -> Result<(View<'a>, usize, &'a UserData), DirectoryError> {
+        view.and_then(|v| v.user(user).map(|(i, found)| (v, i, found)))
+            .ok_or_else(|| DirectoryError::UserNotFound(user.to_owned()))
+    }
+}
+
+fn validate(data: &DirectoryData) -> Result<(), DirectoryDataError> {
+    use DirectoryDataError as E;
+    let mut tenant_ids = HashMap::new();
+    let mut user_ids = HashMap::new();
+    let mut upns = HashMap::new();
+    for tenant in &data.tenants {
+        let t = tenant.id.clone();
+        if !is_guid(&tenant.id) {
+            return Err(E::InvalidTenantId(t));
+        }
+        if tenant_ids.insert(fold(&tenant.id), ()).is_some() {
+            return Err(E::DuplicateTenant(t));
+        }
+        let duplicate = |kind, id: &str| E::DuplicateId {
+            tenant: t.clone(),
+            kind,
+            id: id.to_owned(),
+        };
+        let empty = |kind| E::EmptyId {
+            tenant: t.clone(),
+            kind,
+        };
+
+        let mut users = HashMap::new();
+        for (u, user) in tenant.users.iter().enumerate() {
+            if user.id.is_empty() {
+                return Err(empty("user"));
+            }
+            if !is_guid(&user.id) {
+                return Err(E::InvalidUserId {
+                    tenant: t,
+                    id: user.id.clone(),
+                });
+            }
+            if user_ids.insert(fold(&user.id), ()).is_some() {
+                return Err(duplicate("user", &user.id));
+            }
+            if !is_upn(&user.user_principal_name) {
+                return Err(E::InvalidUserPrincipalName {
+                    tenant: t,
+                    id: user.id.clone(),
+                    upn: user.user_principal_name.clone(),
+                });
+            }
+            if upns.insert(fold(&user.user_principal_name), ()).is_some() {
+                return Err(E::DuplicateUserPrincipalName {
+                    tenant: t,
+                    upn: user.user_principal_name.clone(),
+                });
+            }
+            users.insert(fold(&user.id), u);
+        }
+
+        let mut groups = HashMap::new();
+        for group in &tenant.groups {
+            if group.id.is_empty() {
+                return Err(empty("group"));
+            }
+            if groups.insert(fold(&group.id), ()).is_some() {
+                return Err(duplicate("group", &group.id));
+            }
+        }
+
+        let owner_of = |kind, id: &str, owner: &str| {
+            users
+                .get(&fold(owner))
+                .copied()
+                .ok_or_else(|| E::UnknownOwner {
+                    tenant: t.clone(),
+                    kind,
+                    id: id.to_owned(),
+                    owner: owner.to_owned(),
+                })
+        };
+        // Folder id -> owner's user position.
+        let mut folders = HashMap::new();
+        for folder in &tenant.contact_folders {
+            if folder.id.is_empty() {
+                return Err(empty("contact folder"));
+            }
+            let owner = owner_of("contact folder", &folder.id, &folder.owner_id)?;
+            if folders.insert(folder.id.as_str(), owner).is_some() {
+                return Err(duplicate("contact folder", &folder.id));
+            }
+        }
+
+        let mut contacts = HashMap::new();
+        for contact in &tenant.contacts {
+            if contact.id.is_empty() {
+                return Err(empty("contact"));
+            }
+            let owner = owner_of("contact", &contact.id, &contact.owner_id)?;
+            if contacts.insert(contact.id.as_str(), ()).is_some() {
+                return Err(duplicate("contact", &contact.id));
+            }
+            if let Some(folder) = &contact.folder_id {
+                if folders.get(folder.as_str()) != Some(&owner) {
+                    return Err(E::UnknownFolder {
+                        tenant: t,
+                        contact: contact.id.clone(),
+                        folder: folder.clone(),
+                        owner: contact.owner_id.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Directory for MemDirectory {
+    async fn is_same_user(
+        &self,
+        tenant: &TenantId,
+        caller_id: &str,
+        user: &str,
+    ) -> Result<bool, DirectoryError> {
+        Ok(self
+            .view(tenant)
+            .and_then(|v| v.user(user))
+            .is_some_and(|(_, found)| found.id.eq_ignore_ascii_case(caller_id)))
+    }
+
+    async fn resolve<'a>(
+        &self,
+        tenant: &TenantId,
+        caller_id: Option<&'a str>,
+        target: &Target,
+    ) -> Result<DirectoryEntry, DirectoryError> {
+        self.find(tenant, caller_id, target)
+    }
+}
+
+impl MemDirectory {
+    /// [`Directory::resolve`], which never waits.
+    fn find(
+        &self,
+        tenant: &TenantId,
+        caller_id: Option<&str>,
+        target: &Target,
+    ) -> Result<DirectoryEntry, DirectoryError> {
+        let view = self.view(tenant);
+        // An application token has no `/me`; the service refuses it before asking (spec D4).
+        let caller = || caller_id.ok_or_else(|| DirectoryError::UserNotFound("me".to_owned()));
+        let entry = |owner, account| DirectoryEntry {
+            key: PhotoKey {
+                tenant: tenant.clone(),
+                owner,
+            },
+            account,
+        };
+        match target {
+            Target::Me | Target::User(_) => {
+                let name = match target {
+                    Target::User(user) => user.as_str(),
+                    _ => caller()?,
+                };
+                let (_, _, user) = Self::user(view, name)?;
+                Ok(entry(PhotoOwner::User(user.id.clone()), user.account_kind))
+            }
+            Target::Group(group) => {
+                let found = view
+                    .and_then(|v| v.group(group))
+                    .ok_or_else(|| DirectoryError::GroupNotFound(group.clone()))?;
+                Ok(entry(
+                    PhotoOwner::Group(found.id.clone()),
+                    AccountKind::WorkOrSchool,
+                ))
+            }
+            Target::Contact { owner, folder, id } => {
+                let name = match owner {
+                    Owner::Me => caller()?,
+                    Owner::User(user) => user.as_str(),
+                };
+                let (v, u, user) = Self::user(view, name)?;
+                if let Some(folder) = folder {
+                    if v.folder(u, folder).is_none() {
+                        return Err(DirectoryError::ContactFolderNotFound(folder.clone()));
+                    }
+                }
+                v.contact(u, id)
+                    .filter(|c| folder.is_none() || c.folder_id == *folder)
+                    .ok_or_else(|| DirectoryError::ContactNotFound(id.clone()))
+                    .map(|c| {
+                        entry(
+                            PhotoOwner::Contact {
+                                user: user.id.clone(),
+                                contact: c.id.clone(),
+                            },
+                            user.account_kind,
+                        )
+                    })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed;
+
+    fn tenant(id: &str) -> TenantData {
+        TenantData {
+            id: id.into(),
+            ..TenantData::default()
+        }
+    }
+
+    fn user(id: &str, upn: &str) -> UserData {
+        UserData {
+            id: id.into(),
+            user_principal_name: upn.into(),
+            ..UserData::default()
+        }
+    }
+
+    const T1: &str = "11111111-1111-4111-8111-111111111111";
+    const T2: &str = "22222222-2222-4222-8222-222222222222";
+    const U1: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+    const U2: &str = "aaaaaaaa-0000-4000-8000-000000000002";
+
+    /// A valid directory of one tenant with two users, a group, a folder of U1 and a contact
+    /// in it.
+    fn valid() -> DirectoryData {
+        DirectoryData {
+            tenants: vec![TenantData {
+                users: vec![user(U1, "one@t.example"), user(U2, "two@t.example")],
+                groups: vec![GroupData {
+                    id: "g1".into(),
+                    display_name: "G".into(),
+                }],
+                contact_folders: vec![ContactFolderData {
+                    id: "F1".into(),
+                    owner_id: U1.into(),
+                    display_name: "F".into(),
+                }],
+                contacts: vec![ContactData {
+                    id: "C1".into(),
+                    owner_id: U1.into(),
+                    folder_id: Some("F1".into()),
+                    display_name: "C".into(),
+                }],
+                ..tenant(T1)
+            }],
+        }
+    }
+
+    fn refused(data: DirectoryData) -> DirectoryDataError {
+        MemDirectory::new(data).expect_err("invalid data was accepted")
+    }
+
+    #[test]
+    fn the_seed_is_valid() {
+        MemDirectory::new(seed::data()).unwrap();
+        MemDirectory::new(valid()).unwrap();
+    }
+
+    #[test]
+    fn the_directory_file_round_trips_through_json() {
+        let json = serde_json::to_string_pretty(&seed::data()).unwrap();
+        assert!(json.contains("\"userPrincipalName\""));
+        assert!(json.contains("\"contactFolders\""));
+        assert!(json.contains("\"directoryRoles\""));
+        assert!(json.contains("\"accountKind\": \"personal\""));
+        let dir = MemDirectory::from_json(&json).unwrap();
+        assert_eq!(dir.data(), &seed::data());
+        assert_eq!(MemDirectory::seeded().data(), &seed::data());
+    }
+
+    #[test]
+    fn lists_display_names_and_account_kind_may_be_left_out() {
+        let json = format!(
+            r#"{{"tenants": [{{"id": "{T1}", "users": [
+                {{"id": "{U1}", "userPrincipalName": "one@t.example"}},
+                {{"id": "{U2}", "userPrincipalName": "two@t.example", "accountKind": "personal",
+                  "directoryRoles": ["62e90394-69f5-4237-9190-012177145e10"]}}],
+                "contacts": [{{"id": "C", "ownerId": "{U1}"}}]}}]}}"#
+        );
+        let dir = MemDirectory::from_json(&json).unwrap();
+        let t = &dir.data().tenants[0];
+        assert_eq!(t.users[0].account_kind, AccountKind::WorkOrSchool);
+        assert_eq!(t.users[0].display_name, "");
+        assert_eq!(t.users[1].account_kind, AccountKind::Personal);
+        assert_eq!(t.users[1].directory_roles.len(), 1);
+        assert!(t.groups.is_empty() && t.contact_folders.is_empty());
+        assert_eq!(t.contacts[0].folder_id, None);
+    }
+
+    #[test]
+    fn malformed_json_and_unknown_fields_are_refused() {
+        for json in [
+            "",
+            "{",
+            "[]",
+            r#"{"tenants": [{"displayName": "no id"}]}"#,
+            r#"{"tenants": [], "extra": 1}"#,
+            r#"{"tenants": [{"id": "11111111-1111-4111-8111-111111111111", "userz": []}]}"#,
+            r#"{"tenants": [{"id": "11111111-1111-4111-8111-111111111111", "users": [
+                {"id": "aaaaaaaa-0000-4000-8000-000000000001", "userPrincipalName": "a@b",
+                 "accountKind": "alien"}]}]}"#,
+        ] {
+            assert!(
+                matches!(
+                    MemDirectory::from_json(json),
+                    Err(DirectoryDataError::Json(_))
+                ),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn tenant_ids_are_guids_and_unique() {
+        let mut data = valid();
+        data.tenants[0].id = "contoso".into();
+        assert!(
+            matches!(refused(data), DirectoryDataError::InvalidTenantId(id) if id == "contoso")
+        );
+
+        let mut data = valid();
+        data.tenants.push(tenant(&T1.to_uppercase()));
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::DuplicateTenant(_)
+        ));
+    }
+
+    #[test]
+    fn user_ids_are_guids_and_unique_in_the_file() {
+        let mut data = valid();
+        data.tenants[0].users[1].id = "not-a-guid".into();
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::InvalidUserId { id, .. } if id == "not-a-guid"
+        ));
+
+        let mut data = valid();
+        data.tenants[0].users[1].id = String::new();
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::EmptyId { kind: "user", .. }
+        ));
+
+        let mut data = valid();
+        data.tenants.push(TenantData {
+            users: vec![user(&U1.to_uppercase(), "other@t2.example")],
+            ..tenant(T2)
+        });
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::DuplicateId { kind: "user", tenant, .. } if tenant == T2
+        ));
+    }
+
+    #[test]
+    fn upns_are_name_at_domain_and_unique_case_insensitively() {
+        for bad in ["", "nobody", "@t.example", "x@", "a b@t.example"] {
+            let mut data = valid();
+            data.tenants[0].users[1].user_principal_name = bad.into();
+            assert!(
+                matches!(
+                    refused(data),
+                    DirectoryDataError::InvalidUserPrincipalName { upn, .. } if upn == bad
+                ),
+                "{bad:?}"
+            );
+        }
+
+        let mut data = valid();
+        data.tenants[0].users[1].user_principal_name = "ONE@T.example".into();
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::DuplicateUserPrincipalName { upn, .. } if upn == "ONE@T.example"
+        ));
+
+        let mut data = valid();
+        data.tenants.push(TenantData {
+            users: vec![user(U2.replace('2', "3").as_str(), "Two@T.Example")],
+            ..tenant(T2)
+        });
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::DuplicateUserPrincipalName { .. }
+        ));
+    }
+
+    #[test]
+    fn group_folder_and_contact_ids_are_non_empty_and_unique_per_tenant() {
+        let mut data = valid();
+        data.tenants[0].groups.push(GroupData {
+            id: "G1".into(),
+            ..GroupData::default()
+        });
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::DuplicateId { kind: "group", id, .. } if id == "G1"
+        ));
+
+        let mut data = valid();
+        data.tenants[0].groups[0].id = String::new();
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::EmptyId { kind: "group", .. }
+        ));
+
+        let mut data = valid();
+        let mut folder = data.tenants[0].contact_folders[0].clone();
+        folder.owner_id = U2.into();
+        data.tenants[0].contact_folders.push(folder);
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::DuplicateId {
+                kind: "contact folder",
+                ..
+            }
+        ));
+
+        let mut data = valid();
+        data.tenants[0].contact_folders[0].id = String::new();
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::EmptyId {
+                kind: "contact folder",
+                ..
+            }
+        ));
+
+        let mut data = valid();
+        let mut contact = data.tenants[0].contacts[0].clone();
+        contact.folder_id = None;
+        data.tenants[0].contacts.push(contact);
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::DuplicateId {
+                kind: "contact",
+                ..
+            }
+        ));
+
+        let mut data = valid();
+        data.tenants[0].contacts[0].id = String::new();
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::EmptyId {
+                kind: "contact",
+                ..
+            }
+        ));
+
+        // Exchange ids are case-sensitive: these are two contacts.
+        let mut data = valid();
+        let mut contact = data.tenants[0].contacts[0].clone();
+        contact.id = "c1".into();
+        data.tenants[0].contacts.push(contact);
+        MemDirectory::new(data).unwrap();
+    }
+
+    #[test]
+    fn owners_and_folders_must_exist() {
+        let mut data = valid();
+        data.tenants[0].contact_folders[0].owner_id = "nobody".into();
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::UnknownOwner { kind: "contact folder", owner, .. } if owner == "nobody"
+        ));
+
+        let mut data = valid();
+        data.tenants[0].contacts[0].owner_id = U1.replace('1', "9");
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::UnknownOwner {
+                kind: "contact",
+                ..
+            }
+        ));
+
+        // An owner of another tenant is no owner.
+        let mut data = valid();
+        data.tenants.push(TenantData {
+            users: vec![user(&U1.replace('1', "7"), "seven@t2.example")],
+            contacts: vec![ContactData {
+                id: "C7".into(),
+                owner_id: U1.into(),
+                ..ContactData::default()
+            }],
+            ..tenant(T2)
+        });
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::UnknownOwner { .. }
+        ));
+
+        let mut data = valid();
+        data.tenants[0].contacts[0].folder_id = Some("F9".into());
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::UnknownFolder { folder, .. } if folder == "F9"
+        ));
+
+        // The folder exists but is another user's.
+        let mut data = valid();
+        data.tenants[0].contacts[0].owner_id = U2.into();
+        assert!(matches!(
+            refused(data),
+            DirectoryDataError::UnknownFolder { folder, owner, .. } if folder == "F1" && owner == U2
+        ));
+
+        // Owner ids compare case-insensitively.
+        let mut data = valid();
+        data.tenants[0].contacts[0].owner_id = U1.to_uppercase();
+        MemDirectory::new(data).unwrap();
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_it_in_errors() {
+        let dir = std::env::temp_dir().join(format!(
+            "adapter-memstore-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("directory.json");
+        std::fs::write(&good, serde_json::to_vec(&valid()).unwrap()).unwrap();
+        assert_eq!(MemDirectory::load(&good).unwrap().data(), &valid());
+
+        let bad = dir.join("bad.json");
+        let mut data = valid();
+        data.tenants[0].id = "x".into();
+        std::fs::write(&bad, serde_json::to_vec(&data).unwrap()).unwrap();
+        let err = MemDirectory::load(&bad).unwrap_err();
+        assert!(err.to_string().contains("bad.json"), "{err}");
+        assert!(matches!(
+            err,
+            DirectoryDataError::InFile { error, .. }
+                if matches!(*error, DirectoryDataError::InvalidTenantId(_))
+        ));
+
+        let missing = dir.join("missing.json");
+        assert!(matches!(
+            MemDirectory::load(&missing),
+            Err(DirectoryDataError::Io { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn find_user_looks_in_every_tenant_by_id_or_upn() {
+        let dir = MemDirectory::seeded();
+        let (t, u) = dir.find_user(&seed::MEGAN_UPN.to_uppercase()).unwrap();
+        assert_eq!(t.id, seed::CONTOSO_TENANT);
+        assert_eq!(u.id, seed::MEGAN_ID);
+        assert_eq!(
+            u.directory_roles,
+            [photo_core::principal::USER_ADMINISTRATOR]
+        );
+        let (t, u) = dir.find_user(&seed::ALLAN_ID.to_uppercase()).unwrap();
+        assert_eq!(
+            (t.id.as_str(), u.id.as_str()),
+            (seed::FABRIKAM_TENANT, seed::ALLAN_ID)
+        );
+        let (t, u) = dir.find_user("PAT@outlook.com").unwrap();
+        assert_eq!(t.id, seed::CONSUMER_TENANT);
+        assert_eq!(u.account_kind, AccountKind::Personal);
+        assert_eq!(
+            dir.find_user(seed::LEE_UPN).unwrap().1.display_name,
+            "Lee Gu"
+        );
+        assert!(dir.find_user("nobody@contoso.onmicrosoft.com").is_none());
+        assert!(dir.find_user(seed::MARKETING_GROUP_ID).is_none());
+        assert!(dir.tenant(&TenantId::new(seed::FABRIKAM_TENANT)).is_some());
+    }
+
+    #[tokio::test]
+    async fn resolve_reports_the_owner_account_kind() {
+        let dir = MemDirectory::seeded();
+        let consumers = TenantId::new(seed::CONSUMER_TENANT);
+        let pat = dir
+            .resolve(&consumers, Some(seed::PAT_ID), &Target::Me)
+            .await
+            .unwrap();
+        assert_eq!(pat.account, AccountKind::Personal);
+        assert_eq!(pat.key.owner, PhotoOwner::User(seed::PAT_ID.into()));
+        let contoso = TenantId::new(seed::CONTOSO_TENANT);
+        let lee = dir
+            .resolve(&contoso, None, &Target::User(seed::LEE_UPN.into()))
+            .await
+            .unwrap();
+        assert_eq!(lee.account, AccountKind::WorkOrSchool);
+        assert_eq!(lee.key.owner, PhotoOwner::User(seed::LEE_ID.into()));
+        assert_eq!(
+            dir.resolve(&contoso, None, &Target::Me).await,
+            Err(DirectoryError::UserNotFound("me".into()))
+        );
+        let megan_contact = Target::Contact {
+            owner: Owner::User(seed::MEGAN_UPN.into()),
+            folder: None,
+            id: seed::MEGAN_CONTACT_ID.into(),
+        };
+        assert_eq!(
+            dir.resolve(&contoso, None, &megan_contact)
+                .await
+                .unwrap()
+                .key
+                .owner,
+            PhotoOwner::Contact {
+                user: seed::MEGAN_ID.into(),
+                contact: seed::MEGAN_CONTACT_ID.into()
+            }
+        );
+    }
+}

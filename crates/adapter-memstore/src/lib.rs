@@ -1,0 +1,32 @@
+//! In-memory adapters of the photo-core ports:
+//!
+//! - [`MemDirectory`] ([`Directory`](photo_core::ports::Directory)): an immutable directory
+//!   loaded from a directory file (spec E2, see [`DirectoryData`]) or the seeded development
+//!   tenant ([`MemDirectory::seeded`], ids in [`seed`]);
+//! - [`MemPhotoStore`] ([`PhotoStore`](photo_core::ports::PhotoStore)): photos in a map, with
+//!   content-derived ETags and preconditions applied under its lock;
+//! - [`MemRenditionCache`] ([`RenditionCache`](photo_core::ports::RenditionCache)): a bounded
+//!   LRU of rendered sizes.
+//!
+//! Everything is thread-safe; no lock is held across an `.await`, and a lock poisoned by a
+//! panicking thread is recovered (the guarded maps are never left half-updated).
+
+mod cache;
+mod directory;
+pub mod seed;
+mod store;
+
+pub use cache::MemRenditionCache;
+pub use directory::{
+    ContactData, ContactFolderData, DirectoryData, DirectoryDataError, GroupData, MemDirectory,
+    TenantData, UserData,
+};
+pub use store::MemPhotoStore;
+
+use std::sync::{LockResult, PoisonError};
+
+/// Takes a lock guard whether or not another thread panicked while holding it: every critical
+/// section of this crate leaves its map consistent before anything can panic.
+fn recover<G>(result: LockResult<G>) -> G {
+    result.unwrap_or_else(PoisonError::into_inner)
+}

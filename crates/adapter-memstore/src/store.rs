@@ -1,0 +1,121 @@
+//! [`MemPhotoStore`]: photos in memory.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::RwLock;
+
+use async_trait::async_trait;
+use photo_core::etag::{ETag, Precondition};
+use photo_core::ports::{NewPhoto, PhotoKey, PhotoStore, StoreError, StoredPhoto};
+
+use crate::recover;
+
+/// A [`PhotoStore`] in memory, partitioned per tenant by the [`PhotoKey`] (which carries the
+/// tenant). Tags are content-derived ([`ETag::for_content`]): writing the same bytes again
+/// keeps the tag (spec C8). Preconditions are checked and the write made under one write lock,
+/// so a conditional write is a compare-and-swap (spec B7).
+///
+/// Memory: the photos' bytes (at most 4 MiB each, spec B4) plus a small entry per key. Nothing
+/// is ever evicted; this is a development and test store.
+#[derive(Default)]
+pub struct MemPhotoStore {
+    photos: RwLock<HashMap<PhotoKey, StoredPhoto>>,
+}
+
+impl MemPhotoStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many photos are stored, over all tenants.
+    pub fn len(&self) -> usize {
+        recover(self.photos.read()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for MemPhotoStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemPhotoStore")
+            .field("photos", &self.len())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl PhotoStore for MemPhotoStore {
+    async fn get(&self, key: &PhotoKey) -> Result<Option<StoredPhoto>, StoreError> {
+        // `Bytes` clones share the buffer: no copy of the photo.
+        Ok(recover(self.photos.read()).get(key).cloned())
+    }
+
+    async fn put(
+        &self,
+        key: &PhotoKey,
+        photo: NewPhoto,
+        condition: &Precondition,
+    ) -> Result<StoredPhoto, StoreError> {
+        // Hash outside the lock: up to 4 MiB of SHA-256 need not block other keys.
+        let stored = StoredPhoto {
+            etag: ETag::for_content(&photo.bytes),
+            bytes: photo.bytes,
+            format: photo.format,
+            width: photo.width,
+            height: photo.height,
+        };
+        let mut photos = recover(self.photos.write());
+        if !condition.holds(photos.get(key).map(|p| &p.etag)) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        photos.insert(key.clone(), stored.clone());
+        Ok(stored)
+    }
+
+    async fn delete(&self, key: &PhotoKey, condition: &Precondition) -> Result<(), StoreError> {
+        let mut photos = recover(self.photos.write());
+        if !condition.holds(photos.get(key).map(|p| &p.etag)) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        photos.remove(key).map(|_| ()).ok_or(StoreError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use photo_core::ports::PhotoOwner;
+    use photo_core::principal::TenantId;
+    use photo_core::validation::ImageFormat;
+
+    #[tokio::test]
+    async fn tags_are_content_derived() {
+        let store = MemPhotoStore::new();
+        let key = PhotoKey {
+            tenant: TenantId::new("t"),
+            owner: PhotoOwner::User("u".into()),
+        };
+        let photo = NewPhoto {
+            bytes: Bytes::from_static(b"abc"),
+            format: ImageFormat::Png,
+            width: 1,
+            height: 1,
+        };
+        let a = store
+            .put(&key, photo.clone(), &Precondition::None)
+            .await
+            .unwrap();
+        let b = store
+            .put(&key, photo, &Precondition::OneOf(vec![a.etag.clone()]))
+            .await
+            .unwrap();
+        assert_eq!(a.etag, ETag::for_content(b"abc"));
+        assert_eq!(a.etag, b.etag);
+        assert_eq!(store.len(), 1);
+        store.delete(&key, &Precondition::Exists).await.unwrap();
+        assert!(store.is_empty());
+    }
+}

@@ -1,0 +1,287 @@
+//! The contract test kit is not vacuous: adapters that each break one contract fail it, with
+//! a message naming that contract. Built by wrapping the in-memory adapters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_memstore::{seed, MemDirectory, MemPhotoStore};
+use async_trait::async_trait;
+use photo_core::etag::{ETag, Precondition};
+use photo_core::ports::{
+    Directory, DirectoryEntry, DirectoryError, NewPhoto, PhotoKey, PhotoOwner, PhotoStore,
+    StoreError, StoredPhoto,
+};
+use photo_core::principal::TenantId;
+use photo_core::target::Target;
+use photo_core::testkit::{check_directory, check_photo_store, DirectoryFixture};
+
+#[derive(Clone, Copy)]
+enum StoreBug {
+    IgnoresPreconditions,
+    NotFoundBeforePrecondition,
+    RacyCompareAndSwap,
+    IgnoresTenant,
+    ConstantTag,
+    GroupsAreUsers,
+}
+
+struct Broken {
+    inner: MemPhotoStore,
+    bug: StoreBug,
+}
+
+impl Broken {
+    fn key(&self, key: &PhotoKey) -> PhotoKey {
+        let mut key = key.clone();
+        match self.bug {
+            StoreBug::IgnoresTenant => key.tenant = TenantId::new("one-for-all"),
+            StoreBug::GroupsAreUsers => {
+                if let PhotoOwner::Group(id) = key.owner {
+                    key.owner = PhotoOwner::User(id);
+                }
+            }
+            _ => {}
+        }
+        key
+    }
+
+    fn tag(&self, mut photo: StoredPhoto) -> StoredPhoto {
+        if let StoreBug::ConstantTag = self.bug {
+            photo.etag = ETag::new("CONSTANT");
+        }
+        photo
+    }
+}
+
+#[async_trait]
+impl PhotoStore for Broken {
+    async fn get(&self, key: &PhotoKey) -> Result<Option<StoredPhoto>, StoreError> {
+        Ok(self.inner.get(&self.key(key)).await?.map(|p| self.tag(p)))
+    }
+
+    async fn put(
+        &self,
+        key: &PhotoKey,
+        photo: NewPhoto,
+        condition: &Precondition,
+    ) -> Result<StoredPhoto, StoreError> {
+        let key = self.key(key);
+        let condition = match self.bug {
+            StoreBug::IgnoresPreconditions => Precondition::None,
+            StoreBug::RacyCompareAndSwap => {
+                let current = self.inner.get(&key).await?;
+                if !condition.holds(current.as_ref().map(|p| &p.etag)) {
+                    return Err(StoreError::PreconditionFailed);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+                Precondition::None
+            }
+            StoreBug::ConstantTag => match condition {
+                Precondition::OneOf(tags) if tags.contains(&ETag::new("CONSTANT")) => {
+                    Precondition::Exists
+                }
+                other => other.clone(),
+            },
+            _ => condition.clone(),
+        };
+        Ok(self.tag(self.inner.put(&key, photo, &condition).await?))
+    }
+
+    async fn delete(&self, key: &PhotoKey, condition: &Precondition) -> Result<(), StoreError> {
+        let key = self.key(key);
+        if let StoreBug::NotFoundBeforePrecondition = self.bug {
+            if self.inner.get(&key).await?.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
+        self.inner.delete(&key, condition).await
+    }
+}
+
+async fn check_broken_store(bug: StoreBug) {
+    check_photo_store(Arc::new(Broken {
+        inner: MemPhotoStore::new(),
+        bug,
+    }))
+    .await;
+}
+
+#[tokio::test]
+#[should_panic(
+    expected = "PhotoStore contract violated: put with Precondition::Exists on a missing photo"
+)]
+async fn a_store_ignoring_preconditions_fails() {
+    check_broken_store(StoreBug::IgnoresPreconditions).await;
+}
+
+#[tokio::test]
+#[should_panic(
+    expected = "delete of a missing photo with Precondition::Exists is PreconditionFailed"
+)]
+async fn a_store_answering_not_found_before_the_precondition_fails() {
+    check_broken_store(StoreBug::NotFoundBeforePrecondition).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "exactly one succeeds (compare-and-swap)")]
+async fn a_store_without_atomic_compare_and_swap_fails() {
+    check_broken_store(StoreBug::RacyCompareAndSwap).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "tenants are isolated")]
+async fn a_store_ignoring_the_tenant_fails() {
+    check_broken_store(StoreBug::IgnoresTenant).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "the etag changes whenever the bytes change")]
+async fn a_store_with_a_constant_etag_fails() {
+    check_broken_store(StoreBug::ConstantTag).await;
+}
+
+#[tokio::test]
+#[should_panic(
+    expected = "a user, a group and a contact with the same id string are distinct keys"
+)]
+async fn a_store_mixing_up_owner_kinds_fails() {
+    check_broken_store(StoreBug::GroupsAreUsers).await;
+}
+
+#[derive(Clone, Copy)]
+enum DirectoryBug {
+    MissingUserIsAnError,
+    CaseSensitiveIds,
+    LooksInEveryTenant,
+    IgnoresFolders,
+    NormalisesNotFoundIds,
+}
+
+struct BrokenDirectory {
+    inner: MemDirectory,
+    bug: DirectoryBug,
+}
+
+#[async_trait]
+impl Directory for BrokenDirectory {
+    async fn is_same_user(
+        &self,
+        tenant: &TenantId,
+        caller_id: &str,
+        user: &str,
+    ) -> Result<bool, DirectoryError> {
+        match self.bug {
+            DirectoryBug::MissingUserIsAnError => {
+                match self
+                    .inner
+                    .resolve(tenant, None, &Target::User(user.into()))
+                    .await
+                {
+                    Ok(entry) => Ok(matches!(
+                        entry.key.owner,
+                        PhotoOwner::User(id) if id.eq_ignore_ascii_case(caller_id)
+                    )),
+                    Err(e) => Err(e),
+                }
+            }
+            DirectoryBug::CaseSensitiveIds => Ok(caller_id == user),
+            _ => self.inner.is_same_user(tenant, caller_id, user).await,
+        }
+    }
+
+    async fn resolve<'a>(
+        &self,
+        tenant: &TenantId,
+        caller_id: Option<&'a str>,
+        target: &Target,
+    ) -> Result<DirectoryEntry, DirectoryError> {
+        match (self.bug, target) {
+            (DirectoryBug::LooksInEveryTenant, _) => {
+                let mut result = self.inner.resolve(tenant, caller_id, target).await;
+                for other in [seed::CONTOSO_TENANT, seed::FABRIKAM_TENANT] {
+                    if result.is_err() {
+                        let found = self
+                            .inner
+                            .resolve(&TenantId::new(other), caller_id, target)
+                            .await;
+                        if found.is_ok() {
+                            result = found;
+                        }
+                    }
+                }
+                result
+            }
+            (DirectoryBug::IgnoresFolders, Target::Contact { owner, id, .. }) => {
+                let target = Target::Contact {
+                    owner: owner.clone(),
+                    folder: None,
+                    id: id.clone(),
+                };
+                self.inner.resolve(tenant, caller_id, &target).await
+            }
+            (DirectoryBug::NormalisesNotFoundIds, _) => self
+                .inner
+                .resolve(tenant, caller_id, target)
+                .await
+                .map_err(|e| match e {
+                    DirectoryError::UserNotFound(id) => {
+                        DirectoryError::UserNotFound(id.to_lowercase())
+                    }
+                    other => other,
+                }),
+            _ => self.inner.resolve(tenant, caller_id, target).await,
+        }
+    }
+}
+
+async fn check_broken_directory(bug: DirectoryBug) {
+    let fixture = DirectoryFixture {
+        tenant: TenantId::new(seed::CONTOSO_TENANT),
+        user_id: seed::ADELE_ID.into(),
+        user_upn: seed::ADELE_UPN.into(),
+        other_user_id: seed::MEGAN_ID.into(),
+        group_id: seed::MARKETING_GROUP_ID.into(),
+        folder_id: seed::ADELE_FRIENDS_FOLDER_ID.into(),
+        contact_in_folder: seed::ADELE_FOLDER_CONTACT_ID.into(),
+        contact_without_folder: seed::ADELE_CONTACT_ID.into(),
+        other_tenant: TenantId::new(seed::FABRIKAM_TENANT),
+        other_tenant_user_id: seed::ALLAN_ID.into(),
+    };
+    let directory = BrokenDirectory {
+        inner: MemDirectory::seeded(),
+        bug,
+    };
+    check_directory(Arc::new(directory), &fixture).await;
+}
+
+#[tokio::test]
+#[should_panic(
+    expected = "is_same_user is Ok(false), not an error, for a user that does not exist"
+)]
+async fn a_directory_failing_on_a_missing_user_in_is_same_user_fails() {
+    check_broken_directory(DirectoryBug::MissingUserIsAnError).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "is_same_user compares object ids case-insensitively")]
+async fn a_case_sensitive_directory_fails() {
+    check_broken_directory(DirectoryBug::CaseSensitiveIds).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "tenants are isolated")]
+async fn a_directory_looking_in_every_tenant_fails() {
+    check_broken_directory(DirectoryBug::LooksInEveryTenant).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "a folder path finds only contacts in that folder")]
+async fn a_directory_ignoring_contact_folders_fails() {
+    check_broken_directory(DirectoryBug::IgnoresFolders).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "an unknown user is UserNotFound carrying the id as given")]
+async fn a_directory_normalising_not_found_ids_fails() {
+    check_broken_directory(DirectoryBug::NormalisesNotFoundIds).await;
+}
