@@ -1,0 +1,378 @@
+//! Validating a bearer token and reading the principal out of its claims.
+
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use photo_core::principal::{ApplicationPrincipal, DelegatedPrincipal, Principal, Scope, TenantId};
+use serde_json::{Map, Value};
+
+use super::jwks::{self, KeySet};
+use super::{AuthConfig, AuthError, AuthSetupError, JwksSource};
+
+/// Longer tokens are refused before any decoding (Entra's are a few kilobytes).
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// The longest leeway honoured: more is a misconfiguration.
+const MAX_LEEWAY_SECS: u64 = 24 * 3600;
+/// Caller-supplied text echoed in an error message is cut to this many characters.
+const MAX_ECHO_CHARS: usize = 64;
+
+const ISSUER_V1_PREFIX: &str = "https://sts.windows.net/";
+const ISSUER_V1_SUFFIX: &str = "/";
+const ISSUER_V2_PREFIX: &str = "https://login.microsoftonline.com/";
+const ISSUER_V2_SUFFIX: &str = "/v2.0";
+
+/// Validates bearer tokens (spec D1) into [`Principal`]s (spec D2). Cheap to clone; clones
+/// share the key cache.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("source", &self.inner.source)
+            .field("audiences", &self.inner.validation.aud)
+            .field("leeway_secs", &self.inner.validation.leeway)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    validation: Validation,
+    source: Reload,
+    refresh_min_interval: Duration,
+    keys: RwLock<Arc<KeySet>>,
+    /// Held while re-reading the source, so concurrent unknown `kid`s cause one fetch.
+    refresh: tokio::sync::Mutex<RefreshState>,
+}
+
+#[derive(Debug)]
+enum Reload {
+    /// A fixed set: nothing to re-read.
+    Never,
+    File(PathBuf),
+    Url {
+        url: String,
+        client: reqwest::Client,
+    },
+}
+
+#[derive(Default)]
+struct RefreshState {
+    /// When the source was last re-read because of an unknown `kid`.
+    last_attempt: Option<Instant>,
+}
+
+impl Authenticator {
+    /// Loads the keys: reads the file or fetches the URL once (a failure is an error).
+    pub async fn new(config: AuthConfig) -> Result<Self, AuthSetupError> {
+        let audiences: Vec<&str> = config
+            .audiences
+            .iter()
+            .map(String::as_str)
+            .filter(|a| !a.is_empty())
+            .collect();
+        if audiences.is_empty() {
+            return Err(AuthSetupError::NoAudiences);
+        }
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = config.leeway_secs.min(MAX_LEEWAY_SECS);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_audience(&audiences);
+        // `iss` is checked against `tid` afterwards.
+        validation.set_required_spec_claims(&["exp", "aud"]);
+
+        let (source, keys) = match config.jwks {
+            JwksSource::File(path) => {
+                let keys = jwks::read_file(&path).await?;
+                (Reload::File(path), keys)
+            }
+            JwksSource::Url(url) => {
+                let client = jwks::http_client()?;
+                let keys = jwks::fetch(&client, &url).await?;
+                (Reload::Url { url, client }, keys)
+            }
+            JwksSource::DevKey(dev) => (
+                Reload::Never,
+                jwks::key_set(&dev.jwks(), "the development key")?,
+            ),
+            JwksSource::Static(set) => (Reload::Never, jwks::key_set(&set, "the configuration")?),
+        };
+        tracing::debug!(keys = keys.len(), source = ?source, "token signing keys loaded");
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                validation,
+                source,
+                refresh_min_interval: config.jwks_refresh_min_interval,
+                keys: RwLock::new(Arc::new(keys)),
+                refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            }),
+        })
+    }
+
+    /// Validates the raw `Authorization` header value, if any, into the caller's identity.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        let token = bearer_token(authorization)?;
+        let kid = check_header(token)?;
+        let key = self.inner.key_for(&kid).await?;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.inner.validation)
+            .map_err(|e| jwt_error(e.kind()))?;
+        principal_from_claims(&data.claims)
+    }
+}
+
+impl Inner {
+    fn current_keys(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn key_for(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        if let Some(key) = self.current_keys().get(kid) {
+            return Ok(key.clone());
+        }
+        let unknown = || AuthError::UnknownSigningKey(echo(kid));
+        if matches!(self.source, Reload::Never) {
+            return Err(unknown());
+        }
+
+        let mut state = self.refresh.lock().await;
+        // Someone else may have refreshed while this request waited.
+        if let Some(key) = self.current_keys().get(kid) {
+            return Ok(key.clone());
+        }
+        if state
+            .last_attempt
+            .is_some_and(|last| last.elapsed() < self.refresh_min_interval)
+        {
+            return Err(unknown());
+        }
+        state.last_attempt = Some(Instant::now());
+        let reloaded = match &self.source {
+            Reload::Never => return Err(unknown()),
+            Reload::File(path) => jwks::read_file(path).await,
+            Reload::Url { url, client } => jwks::fetch(client, url).await,
+        };
+        match reloaded {
+            Ok(keys) => {
+                tracing::info!(kid = %echo(kid), keys = keys.len(), "token signing keys reloaded on an unknown kid");
+                let key = keys.get(kid).cloned();
+                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+                key.ok_or_else(unknown)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reloading the token signing keys failed; keeping the previous ones");
+                Err(unknown())
+            }
+        }
+    }
+}
+
+/// The token of a `Bearer` header value.
+fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
+    let value = authorization.map(str::trim).unwrap_or_default();
+    if value.is_empty() {
+        return Err(AuthError::MissingToken);
+    }
+    let (scheme, token) = value
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::NotBearer);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthError::MissingToken);
+    }
+    Ok(token)
+}
+
+/// Checks the JWT shape and header before any key is used; returns the `kid`.
+fn check_header(token: &str) -> Result<String, AuthError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::Malformed("the token is too long"));
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(_payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AuthError::Malformed(
+            "a JWT has three parts separated by dots",
+        ));
+    };
+    let header = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| AuthError::Malformed("the header is not valid base64url"))?;
+    let header: Map<String, Value> = serde_json::from_slice(&header)
+        .map_err(|_| AuthError::Malformed("the header is not a JSON object"))?;
+    match header.get("alg") {
+        Some(Value::String(alg)) if alg == "RS256" => {}
+        Some(Value::String(alg)) => return Err(AuthError::UnsupportedAlgorithm(echo(alg))),
+        Some(_) | None => return Err(AuthError::Malformed("the header has no alg")),
+    }
+    if header.contains_key("crit") {
+        return Err(AuthError::Malformed(
+            "the header has critical extensions (crit), none of which are supported",
+        ));
+    }
+    match header.get("kid") {
+        Some(Value::String(kid)) if !kid.is_empty() => Ok(kid.clone()),
+        Some(Value::String(_)) | None | Some(Value::Null) => Err(AuthError::MissingKeyId),
+        Some(_) => Err(AuthError::Malformed("the header's kid is not a string")),
+    }
+}
+
+fn jwt_error(kind: &ErrorKind) -> AuthError {
+    match kind {
+        ErrorKind::InvalidSignature | ErrorKind::Crypto(_) | ErrorKind::InvalidRsaKey(_) => {
+            AuthError::InvalidSignature
+        }
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidAudience => AuthError::InvalidAudience,
+        ErrorKind::InvalidIssuer => AuthError::InvalidIssuer,
+        ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(match claim.as_str() {
+            "exp" => "exp",
+            "aud" => "aud",
+            "nbf" => "nbf",
+            "iss" => "iss",
+            "sub" => "sub",
+            _ => "?",
+        }),
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
+            AuthError::UnsupportedAlgorithm("?".to_owned())
+        }
+        ErrorKind::Base64(_) => AuthError::Malformed("a part is not valid base64url"),
+        ErrorKind::Json(_) => AuthError::Malformed("the payload is not a JSON object"),
+        ErrorKind::Utf8(_) => AuthError::Malformed("a part is not UTF-8"),
+        _ => AuthError::Malformed("the token cannot be decoded"),
+    }
+}
+
+/// The claims of a token whose signature, lifetime and audience are valid.
+fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthError> {
+    let tid = optional_str(claims, "tid")?
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(AuthError::MissingClaim("tid"))?;
+    let iss = match claims.get("iss") {
+        None | Some(Value::Null) => return Err(AuthError::MissingClaim("iss")),
+        Some(Value::String(iss)) => iss,
+        Some(_) => return Err(AuthError::InvalidIssuer),
+    };
+    if !issuer_matches(iss, tid) {
+        return Err(AuthError::InvalidIssuer);
+    }
+    let tenant = TenantId::new(tid);
+    let app_id = match optional_str(claims, "appid")? {
+        Some(id) => Some(id),
+        None => optional_str(claims, "azp")?,
+    }
+    .filter(|id| !id.is_empty())
+    .map(str::to_owned);
+    let idtyp = optional_str(claims, "idtyp")?;
+
+    match claims.get("scp") {
+        Some(Value::Null) | None => {
+            if idtyp.is_some_and(|t| !t.eq_ignore_ascii_case("app")) {
+                return Err(AuthError::InvalidClaim("idtyp"));
+            }
+            let app_id = match app_id {
+                Some(id) => id,
+                None => optional_str(claims, "sub")?
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .ok_or(AuthError::MissingClaim("appid"))?,
+            };
+            let roles = string_list(claims, "roles")?
+                .into_iter()
+                .map(Scope::from)
+                .collect();
+            Ok(Principal::Application(ApplicationPrincipal {
+                tenant,
+                app_id,
+                roles,
+            }))
+        }
+        Some(Value::String(scp)) => {
+            if idtyp.is_some_and(|t| !t.eq_ignore_ascii_case("user")) {
+                return Err(AuthError::InvalidClaim("idtyp"));
+            }
+            let user_id = optional_str(claims, "oid")?
+                .filter(|o| !o.trim().is_empty())
+                .ok_or(AuthError::MissingClaim("oid"))?;
+            let directory_roles = string_list(claims, "wids")?
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            Ok(Principal::Delegated(DelegatedPrincipal {
+                tenant,
+                user_id: user_id.to_owned(),
+                scopes: Scope::parse_list(scp),
+                directory_roles,
+                app_id,
+            }))
+        }
+        Some(_) => Err(AuthError::InvalidClaim("scp")),
+    }
+}
+
+/// `iss` is `https://sts.windows.net/{tid}/` or `https://login.microsoftonline.com/{tid}/v2.0`.
+fn issuer_matches(iss: &str, tid: &str) -> bool {
+    [
+        (ISSUER_V1_PREFIX, ISSUER_V1_SUFFIX),
+        (ISSUER_V2_PREFIX, ISSUER_V2_SUFFIX),
+    ]
+    .iter()
+    .any(|(prefix, suffix)| {
+        iss.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(|issuer_tid| issuer_tid.eq_ignore_ascii_case(tid))
+    })
+}
+
+fn optional_str<'a>(
+    claims: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, AuthError> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(AuthError::InvalidClaim(name)),
+    }
+}
+
+/// An optional array of strings.
+fn string_list<'a>(
+    claims: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Vec<&'a str>, AuthError> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().ok_or(AuthError::InvalidClaim(name)))
+            .collect(),
+        Some(_) => Err(AuthError::InvalidClaim(name)),
+    }
+}
+
+/// Caller-supplied text for an error message, cut short.
+fn echo(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars.by_ref().take(MAX_ECHO_CHARS).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}

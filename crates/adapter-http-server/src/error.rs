@@ -1,0 +1,116 @@
+//! The one mapping from errors to Graph error responses (spec C7): status, `error.code`,
+//! `error.message` and the headers that go with them.
+//!
+//! A handler's error becomes a response with an empty body and a [`GraphError`] in its
+//! extensions; the envelope middleware, which knows the request ids, writes the JSON body.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use photo_core::error::PhotoError;
+use photo_core::target::RouteError;
+
+use crate::auth::AuthError;
+
+/// Everything a request can fail with at the HTTP edge.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Photo(#[from] PhotoError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The connection failed while the body was being read.
+    #[error("The request body could not be read.")]
+    BodyRead,
+}
+
+impl From<RouteError> for ApiError {
+    fn from(error: RouteError) -> Self {
+        ApiError::Photo(PhotoError::Route(error))
+    }
+}
+
+/// The `error` object of a Graph error response, before the request ids are added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Seconds a client should wait before retrying a 503 (spec F2).
+const RETRY_AFTER_SECS: &str = "5";
+
+impl ApiError {
+    /// Status and Graph code: the whole table of the spec, in one place.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use PhotoError as P;
+        match self {
+            ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),
+            ApiError::BodyRead => (StatusCode::BAD_REQUEST, "BadRequest"),
+            ApiError::Photo(error) => match error {
+                P::Route(RouteError::MethodNotAllowed { .. }) => {
+                    (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
+                }
+                P::Route(_) | P::NoSignedInUser => (StatusCode::BAD_REQUEST, "BadRequest"),
+                P::AccessDenied(_) => (StatusCode::FORBIDDEN, "ErrorAccessDenied"),
+                P::ResourceNotFound(_) => (StatusCode::NOT_FOUND, "Request_ResourceNotFound"),
+                P::ItemNotFound => (StatusCode::NOT_FOUND, "ErrorItemNotFound"),
+                P::PhotoNotFound | P::RenditionFailed(_) => {
+                    (StatusCode::NOT_FOUND, "ErrorEntityNotFound")
+                }
+                P::ConsumerPhotoNotSupported => {
+                    (StatusCode::BAD_REQUEST, "ConsumerPhotoIsNotSupported")
+                }
+                P::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "PreconditionFailed"),
+                P::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge"),
+                P::InvalidImage(_) => (StatusCode::BAD_REQUEST, "ErrorInvalidImage"),
+                P::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable"),
+            },
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            // Internal detail goes to the log, never to the client (spec C7).
+            ApiError::Photo(PhotoError::Unavailable(_)) => {
+                "The service is temporarily unavailable. Please retry later.".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let ApiError::Photo(PhotoError::Unavailable(detail)) = &self {
+            tracing::warn!(%detail, "answering 503");
+        }
+        let mut response = status.into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Photo(PhotoError::Route(RouteError::MethodNotAllowed { allow, .. })) => {
+                if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                    headers.insert(header::ALLOW, value);
+                }
+            }
+            ApiError::Auth(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(crate::auth::WWW_AUTHENTICATE),
+                );
+            }
+            ApiError::Photo(PhotoError::Unavailable(_)) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+            }
+            _ => {}
+        }
+        response.extensions_mut().insert(GraphError {
+            code,
+            message: self.message(),
+        });
+        response
+    }
+}

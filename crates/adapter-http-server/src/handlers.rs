@@ -1,0 +1,348 @@
+//! The one handler: extractors parse (route, caller, conditions), the use case decides, and
+//! the response is shaped as Graph shapes it (spec C1-C3).
+//!
+//! Routing is done by the core's path grammar rather than axum's router: Graph's segment names
+//! are case-insensitive and ids may hold an encoded `/` (spec A3), which a pattern router
+//! cannot express.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use photo_core::error::PhotoError;
+use photo_core::etag::{ETag, TagCondition};
+use photo_core::ports::{DirectoryEntry, PhotoOwner};
+use photo_core::principal::Principal;
+use photo_core::renditions::size_id;
+use photo_core::service::Freshness;
+use photo_core::target::{ApiVersion, Operation, Route};
+use photo_core::validation::MAX_PHOTO_BYTES;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The route and operation of a request (spec A6: decided before authentication).
+pub(crate) struct GraphRequest {
+    route: Route,
+    operation: Operation,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for GraphRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let route = Route::parse_path(parts.uri.path())?;
+        let operation = route.operation(parts.method.as_str())?;
+        Ok(GraphRequest { route, operation })
+    }
+}
+
+/// The authenticated caller (spec D1).
+pub(crate) struct Caller(Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // A header that is not visible ASCII cannot hold a JWT; it is malformed, not missing.
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        Ok(Caller(state.auth.authenticate(authorization).await?))
+    }
+}
+
+/// `If-Match` and `If-None-Match`, each possibly sent as several header lines.
+pub(crate) struct Conditions {
+    if_match: Option<TagCondition>,
+    if_none_match: Option<TagCondition>,
+}
+
+impl Conditions {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        let read = |name: header::HeaderName| {
+            let values: Vec<&str> = headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            (!values.is_empty()).then(|| TagCondition::parse(&values.join(",")))
+        };
+        Conditions {
+            if_match: read(header::IF_MATCH),
+            if_none_match: read(header::IF_NONE_MATCH),
+        }
+    }
+}
+
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    GraphRequest { route, operation }: GraphRequest,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let conditions = Conditions::from_headers(&headers);
+    let service = &state.service;
+    let target = &route.target;
+    match operation {
+        Operation::Update => {
+            reject_declared_oversize(&headers)?;
+            let pending = service
+                .begin_update(
+                    &principal,
+                    route.version,
+                    target,
+                    conditions.if_match.as_ref(),
+                )
+                .await?;
+            let body = read_body(body).await?;
+            let stored = service.finish_update(pending, body).await?;
+            Ok(updated(&stored.etag))
+        }
+        Operation::Delete => {
+            service
+                .delete(&principal, target, conditions.if_match.as_ref())
+                .await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Operation::GetPhoto { value } => {
+            let view = match service
+                .get_photo(&principal, target, conditions.if_none_match.as_ref())
+                .await?
+            {
+                Freshness::NotModified(etag) => return Ok(not_modified(&etag)),
+                Freshness::Modified(view) => view,
+            };
+            let photo = &view.photo;
+            if value {
+                return Ok(media(
+                    photo.format.content_type(),
+                    &photo.etag,
+                    photo.bytes.clone(),
+                ));
+            }
+            let metadata = PhotoMetadata {
+                context: format!(
+                    "{}/$metadata#{}/photo/$entity",
+                    state.base_url(&headers, route.version),
+                    odata_target(&view.entry)
+                ),
+                media_content_type: photo.format.content_type(),
+                media_etag: photo.etag.to_string(),
+                id: format!("{}x{}", photo.width, photo.height),
+                width: photo.width,
+                height: photo.height,
+            };
+            Ok(json(&metadata, Some(&photo.etag)))
+        }
+        Operation::ListSizes => {
+            let view = service.list_sizes(&principal, target).await?;
+            let list = SizeList {
+                context: format!(
+                    "{}/$metadata#{}/photos",
+                    state.base_url(&headers, route.version),
+                    odata_target(&view.entry)
+                ),
+                value: view
+                    .sizes
+                    .iter()
+                    .map(|s| SizeEntry {
+                        media_etag: s.etag.to_string(),
+                        id: size_id(s.side),
+                        width: s.side,
+                        height: s.side,
+                    })
+                    .collect(),
+            };
+            Ok(json(&list, None))
+        }
+        Operation::GetSize { size, value } => {
+            let view = match service
+                .get_size(&principal, target, &size, conditions.if_none_match.as_ref())
+                .await?
+            {
+                Freshness::NotModified(etag) => return Ok(not_modified(&etag)),
+                Freshness::Modified(view) => view,
+            };
+            let rendition = &view.rendition;
+            if value {
+                return Ok(media(
+                    rendition.format.content_type(),
+                    &view.etag,
+                    rendition.bytes.clone(),
+                ));
+            }
+            let metadata = PhotoMetadata {
+                context: format!(
+                    "{}/$metadata#{}/photos/$entity",
+                    state.base_url(&headers, route.version),
+                    odata_target(&view.entry)
+                ),
+                media_content_type: rendition.format.content_type(),
+                media_etag: view.etag.to_string(),
+                id: size_id(rendition.side),
+                width: rendition.side,
+                height: rendition.side,
+            };
+            Ok(json(&metadata, Some(&view.etag)))
+        }
+    }
+}
+
+/// Spec B4 / D7 step 3: refuse a declared oversize body before reading any of it.
+fn reject_declared_oversize(headers: &HeaderMap) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(size) if size > MAX_PHOTO_BYTES as u64 => Err(PhotoError::TooLarge {
+            limit: MAX_PHOTO_BYTES as u64,
+            size: Some(size),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the body, never holding more than the limit: a chunked body is cut off as soon as
+/// it passes the limit (spec B4).
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    match Limited::new(body, MAX_PHOTO_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(PhotoError::TooLarge {
+                limit: MAX_PHOTO_BYTES as u64,
+                size: None,
+            }
+            .into())
+        }
+        Err(_) => Err(ApiError::BodyRead),
+    }
+}
+
+fn etag_header(etag: &ETag) -> Option<HeaderValue> {
+    HeaderValue::from_str(&etag.to_string()).ok()
+}
+
+/// Spec C1: 200, empty body, `Content-Length: 0`, no `Content-Type`, the new `ETag`.
+fn updated(etag: &ETag) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    if let Some(value) = etag_header(etag) {
+        headers.insert(header::ETAG, value);
+    }
+    response
+}
+
+fn not_modified(etag: &ETag) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    if let Some(value) = etag_header(etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// Spec C3: the bytes with their type, tag and `Cache-Control: private`.
+fn media(content_type: &'static str, etag: &ETag, bytes: Bytes) -> Response {
+    let length = bytes.len();
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    if let Some(value) = etag_header(etag) {
+        headers.insert(header::ETAG, value);
+    }
+    response
+}
+
+fn json<T: Serialize>(value: &T, etag: Option<&ETag>) -> Response {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    let length = bytes.len();
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    // Plain `application/json`: the Python SDK only reads a body of exactly this type.
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(value) = etag.and_then(etag_header) {
+        headers.insert(header::ETAG, value);
+    }
+    response
+}
+
+/// An OData string literal: single quotes doubled.
+fn literal(id: &str) -> String {
+    id.replace('\'', "''")
+}
+
+/// The entity set and key of `@odata.context` (spec C2): users for `/me` too, and a
+/// contact under its owner whatever folder the path went through.
+fn odata_target(entry: &DirectoryEntry) -> String {
+    match &entry.key.owner {
+        PhotoOwner::User(id) => format!("users('{}')", literal(id)),
+        PhotoOwner::Group(id) => format!("groups('{}')", literal(id)),
+        PhotoOwner::Contact { user, contact } => {
+            format!(
+                "users('{}')/contacts('{}')",
+                literal(user),
+                literal(contact)
+            )
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PhotoMetadata {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    #[serde(rename = "@odata.mediaContentType")]
+    media_content_type: &'static str,
+    #[serde(rename = "@odata.mediaEtag")]
+    media_etag: String,
+    id: String,
+    width: u32,
+    height: u32,
+}
+
+#[derive(Serialize)]
+struct SizeList {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    value: Vec<SizeEntry>,
+}
+
+#[derive(Serialize)]
+struct SizeEntry {
+    #[serde(rename = "@odata.mediaEtag")]
+    media_etag: String,
+    id: String,
+    width: u32,
+    height: u32,
+}
+
+impl AppState {
+    /// The service root of `@odata.context`: the configured public URL, else what the
+    /// client called (its `Host`), so links work behind a port mapping.
+    fn base_url(&self, headers: &HeaderMap, version: ApiVersion) -> String {
+        match &self.public_base_url {
+            Some(base) => format!("{}/{version}", base.trim_end_matches('/')),
+            None => {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}/{version}")
+            }
+        }
+    }
+}
