@@ -1,0 +1,37 @@
+//! Wiring: the `graph-photo` binary's subcommands put the adapters together around the core.
+//! No business rule lives here.
+
+pub mod cli;
+pub mod serve;
+pub mod token;
+
+use std::path::PathBuf;
+
+/// Where the development signing key (and later other local state) lives: stable across
+/// restarts so that tokens minted earlier keep working.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("graph-photo");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(".local/share/graph-photo");
+    }
+    PathBuf::from(".graph-photo")
+}
+
+/// Why a subcommand failed; printed to the user as is.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Directory(#[from] adapter_memstore::DirectoryDataError),
+    #[error("development key: {0}")]
+    DevKey(#[from] adapter_http_server::auth::DevKeyError),
+    #[error("authentication setup: {0}")]
+    AuthSetup(#[from] adapter_http_server::auth::AuthSetupError),
+    #[error("cannot listen on {addr}: {error}")]
+    Listen { addr: String, error: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+    #[error("{0}")]
+    Usage(String),
+}

@@ -1,0 +1,40 @@
+use std::process::ExitCode;
+
+use app::cli::{Cli, Command};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let result = match cli.command {
+        Command::Token(args) => app::token::run(&args).map(|token| println!("{token}")),
+        Command::Serve(args) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let server = app::serve::bind(&args).await?;
+                println!("{}", server.banner(!args.quiet));
+                server.run(app::serve::shutdown_signal()).await
+            })
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("graph-photo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, app::AppError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(app::AppError::Serve)
+}

@@ -1,0 +1,188 @@
+//! `graph-photo serve`: the server on the embedded in-memory store.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
+use adapter_http_server::{router, AppState, Authenticator, TokioRenderer};
+use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
+use photo_core::service::PhotoService;
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+use crate::token::load_directory;
+use crate::{default_data_dir, AppError};
+
+/// The scopes of the token printed on start: enough for every call on the seeded tenant.
+const BANNER_SCOPES: [&str; 4] = [
+    "User.ReadWrite",
+    "User.ReadBasic.All",
+    "Group.ReadWrite.All",
+    "Contacts.ReadWrite",
+];
+
+/// A server that is listening and ready to be served.
+pub struct Server {
+    listener: TcpListener,
+    app: axum::Router,
+    pub addr: SocketAddr,
+    pub directory: Arc<MemDirectory>,
+    pub dev_key: Option<Arc<DevKey>>,
+}
+
+/// Builds the whole stack and binds the listener.
+pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
+    let directory = Arc::new(load_directory(args.dirs.directory.as_deref())?);
+
+    let (jwks, dev_key) = match (&args.jwks_file, &args.jwks_url) {
+        (Some(file), _) => (JwksSource::File(file.clone()), None),
+        (None, Some(url)) => (JwksSource::Url(url.clone()), None),
+        (None, None) => {
+            let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
+            let key = Arc::new(DevKey::load_or_create(&data_dir)?);
+            (JwksSource::DevKey(Arc::clone(&key)), Some(key))
+        }
+    };
+    let mut auth_config = AuthConfig::new(jwks);
+    if !args.audiences.is_empty() {
+        auth_config.audiences = args.audiences.clone();
+    }
+    let auth = Arc::new(Authenticator::new(auth_config).await?);
+
+    let service = Arc::new(PhotoService::new(
+        Arc::clone(&directory) as _,
+        Arc::new(MemPhotoStore::new()),
+        Arc::new(MemRenditionCache::with_capacity(args.rendition_cache)),
+        Arc::new(TokioRenderer::default()),
+    ));
+    let app = router(AppState {
+        service,
+        auth,
+        public_base_url: args.public_url.clone(),
+    });
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|error| AppError::Listen {
+            addr: args.listen.clone(),
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(AppError::Serve)?;
+    Ok(Server {
+        listener,
+        app,
+        addr,
+        directory,
+        dev_key,
+    })
+}
+
+impl Server {
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(AppError::Serve)
+    }
+
+    /// What a person needs for a first call: where it listens, the directory's ids, a token.
+    pub fn banner(&self, with_token: bool) -> String {
+        let mut out = format!(
+            "graph-photo listening on http://{addr} (API roots http://{addr}/v1.0 and http://{addr}/beta)\n",
+            addr = self.addr
+        );
+        for tenant in &self.directory.data().tenants {
+            out.push_str(&format!(
+                "\ntenant {} ({})\n",
+                tenant.display_name, tenant.id
+            ));
+            for user in &tenant.users {
+                let roles = if user.directory_roles.is_empty() {
+                    String::new()
+                } else {
+                    format!("  roles: {}", user.directory_roles.join(","))
+                };
+                out.push_str(&format!(
+                    "  user    {}  {}  {}{roles}\n",
+                    user.id, user.user_principal_name, user.display_name
+                ));
+            }
+            for group in &tenant.groups {
+                out.push_str(&format!("  group   {}  {}\n", group.id, group.display_name));
+            }
+            for folder in &tenant.contact_folders {
+                out.push_str(&format!(
+                    "  folder  {}  {} (owner {})\n",
+                    folder.id, folder.display_name, folder.owner_id
+                ));
+            }
+            for contact in &tenant.contacts {
+                out.push_str(&format!(
+                    "  contact {}  {} (owner {}{})\n",
+                    contact.id,
+                    contact.display_name,
+                    contact.owner_id,
+                    contact
+                        .folder_id
+                        .as_ref()
+                        .map(|f| format!(", folder {f}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        if let (true, Some(token)) = (with_token, self.first_user_token()) {
+            out.push_str(&format!(
+                "\nA development token for {} ({}; valid 24 h):\n  export TOKEN={token}\nUpload a photo:\n  curl -T photo.jpg -H \"Authorization: Bearer $TOKEN\" 'http://{}/v1.0/me/photo/$value'\n",
+                token.1, BANNER_SCOPES.join(" "), self.addr, token = token.0
+            ));
+        }
+        out
+    }
+
+    fn first_user_token(&self) -> Option<(String, String)> {
+        let key = self.dev_key.as_ref()?;
+        let tenant = self
+            .directory
+            .data()
+            .tenants
+            .iter()
+            .find(|t| !t.users.is_empty())?;
+        let user = tenant.users.first()?;
+        let mut request = TokenRequest::delegated(&tenant.id, &user.id, BANNER_SCOPES);
+        request.upn = Some(user.user_principal_name.clone());
+        request.directory_roles = user.directory_roles.clone();
+        request.lifetime = std::time::Duration::from_secs(24 * 3600);
+        let token = key.mint(&request).ok()?;
+        Some((token, user.user_principal_name.clone()))
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
