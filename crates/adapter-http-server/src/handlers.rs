@@ -10,7 +10,8 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use bytes::BytesMut;
+use futures::StreamExt;
 use photo_core::error::PhotoError;
 use photo_core::etag::{ETag, TagCondition};
 use photo_core::ports::{DirectoryEntry, PhotoOwner};
@@ -41,19 +42,12 @@ impl<S: Send + Sync> FromRequestParts<S> for GraphRequest {
 }
 
 /// The authenticated caller (spec D1).
-pub(crate) struct Caller(Principal);
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // A header that is not visible ASCII cannot hold a JWT; it is malformed, not missing.
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-        Ok(Caller(state.auth.authenticate(authorization).await?))
-    }
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    // A header that is not visible ASCII cannot hold a JWT; it is malformed, not missing.
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    Ok(state.auth.authenticate(authorization).await?)
 }
 
 /// `If-Match` and `If-None-Match`, each possibly sent as several header lines.
@@ -79,19 +73,42 @@ impl Conditions {
     }
 }
 
+/// Marks a request that came over TLS (set by the TLS acceptor).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServedOverTls;
+
 pub(crate) async fn handle(
     State(state): State<AppState>,
-    GraphRequest { route, operation }: GraphRequest,
-    Caller(principal): Caller,
+    tls: Option<axum::Extension<ServedOverTls>>,
+    request: Result<GraphRequest, ApiError>,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    // A refused upload's body is left unread (spec B4, D7): hyper discards what it can without
+    // waiting and closes the connection otherwise.
+    let mut body = Some(body);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    respond(&state, scheme, request, &headers, &mut body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn respond(
+    state: &AppState,
+    scheme: &str,
+    request: Result<GraphRequest, ApiError>,
+    headers: &HeaderMap,
+    body: &mut Option<Body>,
 ) -> Result<Response, ApiError> {
-    let conditions = Conditions::from_headers(&headers);
+    // Routing is decided before authentication (spec A6, D7).
+    let GraphRequest { route, operation } = request?;
+    let principal = authenticate(state, headers).await?;
+    let conditions = Conditions::from_headers(headers);
     let service = &state.service;
     let target = &route.target;
     match operation {
         Operation::Update => {
-            reject_declared_oversize(&headers)?;
+            reject_declared_oversize(headers)?;
             let pending = service
                 .begin_update(
                     &principal,
@@ -100,7 +117,7 @@ pub(crate) async fn handle(
                     conditions.if_match.as_ref(),
                 )
                 .await?;
-            let body = read_body(body).await?;
+            let body = read_body(body.take().unwrap_or_default()).await?;
             let stored = service.finish_update(pending, body).await?;
             Ok(updated(&stored.etag))
         }
@@ -129,7 +146,7 @@ pub(crate) async fn handle(
             let metadata = PhotoMetadata {
                 context: format!(
                     "{}/$metadata#{}/photo/$entity",
-                    state.base_url(&headers, route.version),
+                    state.base_url(scheme, headers, route.version),
                     odata_target(&view.entry)
                 ),
                 media_content_type: photo.format.content_type(),
@@ -145,7 +162,7 @@ pub(crate) async fn handle(
             let list = SizeList {
                 context: format!(
                     "{}/$metadata#{}/photos",
-                    state.base_url(&headers, route.version),
+                    state.base_url(scheme, headers, route.version),
                     odata_target(&view.entry)
                 ),
                 value: view
@@ -180,7 +197,7 @@ pub(crate) async fn handle(
             let metadata = PhotoMetadata {
                 context: format!(
                     "{}/$metadata#{}/photos/$entity",
-                    state.base_url(&headers, route.version),
+                    state.base_url(scheme, headers, route.version),
                     odata_target(&view.entry)
                 ),
                 media_content_type: rendition.format.content_type(),
@@ -210,20 +227,23 @@ fn reject_declared_oversize(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Reads the body, never holding more than the limit: a chunked body is cut off as soon as
-/// it passes the limit (spec B4).
+/// Reads the body, never holding more than the limit: a chunked body is refused as soon as it
+/// passes the limit, and not read further (spec B4).
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    match Limited::new(body, MAX_PHOTO_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(PhotoError::TooLarge {
+    let mut frames = body.into_data_stream();
+    let mut collected = BytesMut::new();
+    while let Some(frame) = frames.next().await {
+        let chunk = frame.map_err(|_| ApiError::BodyRead)?;
+        if collected.len() + chunk.len() > MAX_PHOTO_BYTES {
+            return Err(PhotoError::TooLarge {
                 limit: MAX_PHOTO_BYTES as u64,
                 size: None,
             }
-            .into())
+            .into());
         }
-        Err(_) => Err(ApiError::BodyRead),
+        collected.extend_from_slice(&chunk);
     }
+    Ok(collected.freeze())
 }
 
 fn etag_header(etag: &ETag) -> Option<HeaderValue> {
@@ -332,8 +352,8 @@ struct SizeEntry {
 
 impl AppState {
     /// The service root of `@odata.context`: the configured public URL, else what the
-    /// client called (its `Host`), so links work behind a port mapping.
-    fn base_url(&self, headers: &HeaderMap, version: ApiVersion) -> String {
+    /// client called (its scheme and `Host`), so links work behind a port mapping.
+    fn base_url(&self, scheme: &str, headers: &HeaderMap, version: ApiVersion) -> String {
         match &self.public_base_url {
             Some(base) => format!("{}/{version}", base.trim_end_matches('/')),
             None => {
@@ -341,7 +361,7 @@ impl AppState {
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
                     .unwrap_or("localhost");
-                format!("http://{host}/{version}")
+                format!("{scheme}://{host}/{version}")
             }
         }
     }

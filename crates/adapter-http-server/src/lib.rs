@@ -1,7 +1,7 @@
 //! The Graph-compatible HTTP face of graph-photo: an axum [`Router`] over photo-core's
 //! [`PhotoService`], with JWT bearer auth, Graph's error envelope and response headers.
 //!
-//! Request path: CORS -> envelope (request ids, error body) -> panic guard -> extractors
+//! Request path: envelope (request ids, error body) -> CORS -> panic guard -> extractors
 //! (route: 400/405; caller: 401) -> handler -> use case (403/404/400/412/...).
 
 pub mod auth;
@@ -9,6 +9,7 @@ mod envelope;
 mod error;
 mod handlers;
 mod renderer;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Authenticator;
 pub use error::{ApiError, GraphError};
 pub use renderer::TokioRenderer;
+pub use tls::{serve_tls, SelfSignedFiles, TlsError};
 
 /// What every request needs.
 #[derive(Clone)]
@@ -64,7 +66,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(handlers::handle)
         .with_state(state)
         .layer(CatchPanicLayer::custom(envelope::panic_response))
-        .layer(axum::middleware::from_fn(envelope::graph_envelope))
+        // The envelope wraps CORS so that preflight answers carry request ids too (spec C6).
         .layer(cors())
+        .layer(axum::middleware::from_fn(envelope::graph_envelope))
         .layer(TraceLayer::new_for_http())
 }
