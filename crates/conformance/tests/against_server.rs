@@ -1,0 +1,386 @@
+//! The suite against graph-photo's own server (in-process, the full stack of
+//! `graph-photo serve`), and against deliberately broken variants of it: the suite must pass
+//! the first and catch each of the others, naming the rule that was broken.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
+
+use std::sync::Arc;
+
+use adapter_http_server::auth::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID};
+use app::cli::{DirArgs, ServeArgs};
+use async_trait::async_trait;
+use conformance::fixture::{dev_tenant, TokenClaims};
+use conformance::{
+    Claims, Endpoint, Fixture, HttpEndpoint, Report, RunOptions, WireRequest, WireResponse,
+};
+use percent_encoding::percent_decode_str;
+
+struct TestServer {
+    base_url: String,
+    key: Arc<DevKey>,
+    // Kept alive for the server's tasks and its signing key.
+    _runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn start_server() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let args = ServeArgs {
+        listen: "127.0.0.1:0".into(),
+        dirs: DirArgs {
+            data_dir: Some(dir.path().to_owned()),
+            directory: None,
+        },
+        jwks_file: None,
+        jwks_url: None,
+        audiences: Vec::new(),
+        public_url: None,
+        rendition_cache: 64,
+        tls_cert: None,
+        tls_key: None,
+        tls_self_signed: false,
+        quiet: true,
+    };
+    let server = runtime.block_on(app::serve::bind(&args)).unwrap();
+    let base_url = format!("http://{}", server.addr);
+    let key = server.dev_key.clone().expect("the dev key");
+    runtime.spawn(server.run(std::future::pending()));
+    TestServer {
+        base_url,
+        key,
+        _runtime: runtime,
+        _dir: dir,
+    }
+}
+
+fn mint(key: &DevKey, claims: &TokenClaims) -> Result<String, DevKeyError> {
+    let mut request = match &claims.user_id {
+        Some(user) => {
+            let mut r = TokenRequest::delegated(&claims.tenant, user, claims.scopes.clone());
+            r.roles = claims.roles.clone();
+            r
+        }
+        None => TokenRequest::application(&claims.tenant, DEV_APP_ID, claims.roles.clone()),
+    };
+    request.upn = claims.upn.clone();
+    request.directory_roles = claims.directory_roles.clone();
+    key.mint(&request)
+}
+
+fn fixture(server: &TestServer) -> Fixture {
+    Fixture::for_dev_server(|c| mint(&server.key, c)).unwrap()
+}
+
+/// `PROPTEST_CASES` when set, else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn our_server_conforms() {
+    let server = start_server();
+    let mut options = RunOptions::new(&server.base_url, fixture(&server));
+    options.cases = cases(16);
+    options.max_steps = 12;
+    options.max_shrink_iters = 64;
+    if let Some(seed) = std::env::var("CONFORMANCE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        options.seed = Some(seed);
+    }
+    let report = conformance::run(options);
+    println!("{report}");
+    assert!(report.passed(), "{report}");
+    assert!(report.cases_run >= 1);
+    // The run exercised the spec broadly.
+    for rule in [
+        "A4", "B7", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "D4", "D5", "D7",
+    ] {
+        let stats = report.per_rule.get(rule).copied().unwrap_or_default();
+        assert!(stats.passed > 0, "rule {rule} was never checked:\n{report}");
+    }
+}
+
+/// The same seed against the same initial state sends the same requests and gets the same
+/// answers (a failure can be replayed with `--seed`).
+#[test]
+fn a_seed_makes_a_run_reproducible() {
+    let run = || {
+        let server = start_server();
+        let mut options = RunOptions::new(&server.base_url, fixture(&server));
+        options.cases = 6;
+        options.max_steps = 10;
+        options.seed = Some(7);
+        conformance::run(options)
+    };
+    let (first, second) = (run(), run());
+    assert!(first.passed(), "{first}");
+    assert_eq!(first.seed, 7);
+    assert_eq!(first.requests_sent, second.requests_sent);
+    assert_eq!(first.per_rule, second.per_rule);
+}
+
+/// The suite's own seeded tenant must be the server's (the copy in `dev_tenant`).
+#[test]
+fn dev_tenant_constants_match_the_server_seed() {
+    use adapter_memstore::seed;
+    let pairs = [
+        (dev_tenant::CONTOSO_TENANT, seed::CONTOSO_TENANT),
+        (dev_tenant::ADELE_ID, seed::ADELE_ID),
+        (dev_tenant::ADELE_UPN, seed::ADELE_UPN),
+        (dev_tenant::MEGAN_ID, seed::MEGAN_ID),
+        (dev_tenant::MEGAN_UPN, seed::MEGAN_UPN),
+        (dev_tenant::ALEX_ID, seed::ALEX_ID),
+        (dev_tenant::ALEX_UPN, seed::ALEX_UPN),
+        (dev_tenant::LEE_ID, seed::LEE_ID),
+        (dev_tenant::LEE_UPN, seed::LEE_UPN),
+        (dev_tenant::MARKETING_GROUP_ID, seed::MARKETING_GROUP_ID),
+        (
+            dev_tenant::ADELE_FRIENDS_FOLDER_ID,
+            seed::ADELE_FRIENDS_FOLDER_ID,
+        ),
+        (dev_tenant::ADELE_CONTACT_ID, seed::ADELE_CONTACT_ID),
+        (
+            dev_tenant::ADELE_FOLDER_CONTACT_ID,
+            seed::ADELE_FOLDER_CONTACT_ID,
+        ),
+        (dev_tenant::MEGAN_CONTACT_ID, seed::MEGAN_CONTACT_ID),
+        (dev_tenant::FABRIKAM_TENANT, seed::FABRIKAM_TENANT),
+        (dev_tenant::ALLAN_ID, seed::ALLAN_ID),
+        (dev_tenant::ALLAN_UPN, seed::ALLAN_UPN),
+        (dev_tenant::FABRIKAM_GROUP_ID, seed::FABRIKAM_GROUP_ID),
+        (dev_tenant::CONSUMER_TENANT, seed::CONSUMER_TENANT),
+        (dev_tenant::PAT_ID, seed::PAT_ID),
+        (dev_tenant::PAT_UPN, seed::PAT_UPN),
+        (dev_tenant::APP_ID, DEV_APP_ID),
+    ];
+    for (ours, theirs) in pairs {
+        assert_eq!(ours, theirs);
+    }
+    // Every seeded object is in the fixture, and nothing else.
+    let fixture = Fixture::for_dev_server(|_| Ok::<_, String>("h.e30.s".to_owned())).unwrap();
+    let data = seed::data();
+    let users: usize = data.tenants.iter().map(|t| t.users.len()).sum();
+    let groups: usize = data.tenants.iter().map(|t| t.groups.len()).sum();
+    let contacts: usize = data.tenants.iter().map(|t| t.contacts.len()).sum();
+    let folders: usize = data.tenants.iter().map(|t| t.contact_folders.len()).sum();
+    assert_eq!(fixture.users.len(), users);
+    assert_eq!(fixture.groups.len(), groups);
+    assert_eq!(fixture.contacts.len(), contacts);
+    assert_eq!(fixture.contact_folders.len(), folders);
+    for tenant in &data.tenants {
+        for u in &tenant.users {
+            assert!(fixture
+                .users
+                .iter()
+                .any(|f| f.id == u.id && f.upn == u.user_principal_name && f.tenant == tenant.id));
+        }
+        for c in &tenant.contacts {
+            assert!(fixture
+                .contacts
+                .iter()
+                .any(|f| f.id == c.id && f.owner == c.owner_id && f.folder == c.folder_id));
+        }
+    }
+}
+
+// ----- the suite has teeth -----
+
+#[derive(Debug, Clone, Copy)]
+enum Breakage {
+    /// A permission denial answered 404 instead of 403.
+    DenialAs404,
+    /// Updates always answer the same ETag.
+    ConstantEtag,
+    /// `/photos` lists 648x648 whatever the original's size.
+    ExtraSize,
+    /// Another tenant's object can be read: its 404 becomes a 200.
+    CrossTenantRead,
+    /// `$value` returns altered bytes.
+    FlippedValue,
+    /// No photo is answered with code ImageNotFound.
+    ImageNotFound,
+    /// No `request-id` header.
+    NoRequestId,
+}
+
+/// The real server behind a decorator that breaks its answers in one way.
+struct Broken {
+    inner: HttpEndpoint,
+    breakage: Breakage,
+    fixture: Fixture,
+}
+
+impl Broken {
+    /// Whether the request names an object of another tenant than its token's.
+    fn crosses_tenants(&self, request: &WireRequest) -> bool {
+        let Some(claims) = request
+            .header("authorization")
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .and_then(|t| Claims::decode(t).ok())
+        else {
+            return false;
+        };
+        let path: Vec<String> = request
+            .path
+            .split('/')
+            .map(|s| percent_decode_str(s).decode_utf8_lossy().to_lowercase())
+            .collect();
+        let names = |id: &str| path.iter().any(|s| s.eq_ignore_ascii_case(id));
+        self.fixture.users.iter().any(|u| {
+            !u.tenant.eq_ignore_ascii_case(&claims.tenant) && (names(&u.id) || names(&u.upn))
+        }) || self
+            .fixture
+            .groups
+            .iter()
+            .any(|g| !g.tenant.eq_ignore_ascii_case(&claims.tenant) && names(&g.id))
+    }
+}
+
+fn error_code(response: &WireResponse) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
+    json.pointer("/error/code")?.as_str().map(str::to_owned)
+}
+
+#[async_trait]
+impl Endpoint for Broken {
+    async fn send(&self, request: WireRequest) -> Result<WireResponse, String> {
+        let mut response = self.inner.send(request.clone()).await?;
+        let path = request.path.to_ascii_lowercase();
+        let get = request.method == "GET";
+        match self.breakage {
+            Breakage::DenialAs404 => {
+                if response.status == 403 {
+                    response.status = 404;
+                }
+            }
+            Breakage::ConstantEtag => {
+                if matches!(request.method.as_str(), "PUT" | "PATCH") && response.status == 200 {
+                    response.set_header("etag", "\"00000000\"");
+                }
+            }
+            Breakage::ExtraSize => {
+                if get && path.ends_with("/photos") && response.status == 200 {
+                    if let Ok(mut json) =
+                        serde_json::from_slice::<serde_json::Value>(&response.body)
+                    {
+                        if let Some(list) = json.get_mut("value").and_then(|v| v.as_array_mut()) {
+                            if !list.iter().any(|e| e["id"] == "648x648") {
+                                list.push(serde_json::json!({
+                                    "@odata.mediaEtag": "\"648\"",
+                                    "id": "648x648", "width": 648, "height": 648
+                                }));
+                            }
+                        }
+                        response.body = json.to_string().into_bytes();
+                        response.remove_header("content-length");
+                    }
+                }
+            }
+            Breakage::CrossTenantRead => {
+                if get
+                    && response.status == 404
+                    && error_code(&response).as_deref() == Some("Request_ResourceNotFound")
+                    && self.crosses_tenants(&request)
+                {
+                    response.status = 200;
+                    response.body = b"{}".to_vec();
+                }
+            }
+            Breakage::FlippedValue => {
+                let value = path.ends_with("/$value") || path.ends_with("/%24value");
+                if get && value && response.status == 200 && !response.body.is_empty() {
+                    let middle = response.body.len() / 2;
+                    response.body[middle] ^= 0x01;
+                }
+            }
+            Breakage::ImageNotFound => {
+                if error_code(&response).as_deref() == Some("ErrorEntityNotFound") {
+                    let text = String::from_utf8_lossy(&response.body)
+                        .replace("ErrorEntityNotFound", "ImageNotFound");
+                    response.body = text.into_bytes();
+                }
+            }
+            Breakage::NoRequestId => response.remove_header("request-id"),
+        }
+        Ok(response)
+    }
+}
+
+/// Runs the suite against the broken server and asserts it fails on one of `rules`.
+fn assert_detected(breakage: Breakage, rules: &[&str]) -> Report {
+    let server = start_server();
+    let fixture = fixture(&server);
+    let endpoint = Broken {
+        inner: HttpEndpoint::new(&server.base_url).unwrap(),
+        breakage,
+        fixture: fixture.clone(),
+    };
+    let mut options = RunOptions::new(&server.base_url, fixture);
+    options.cases = 40;
+    options.max_steps = 16;
+    options.max_shrink_iters = 24;
+    options.seed = Some(20_261_128);
+    let report = conformance::run_with_endpoint(Arc::new(endpoint), options);
+    println!("{breakage:?}:\n{report}");
+    assert!(!report.passed(), "{breakage:?} went unnoticed:\n{report}");
+    let failure = &report.failures[0];
+    assert!(
+        rules.contains(&failure.rule.as_str()),
+        "{breakage:?} was reported under rule {} instead of {rules:?}:\n{report}",
+        failure.rule
+    );
+    assert!(!failure.requests.is_empty());
+    assert!(report.to_string().contains("FAILURE 1"));
+    report
+}
+
+#[test]
+fn catches_a_denial_answered_404() {
+    assert_detected(Breakage::DenialAs404, &["D4", "D5"]);
+}
+
+#[test]
+fn catches_an_etag_that_does_not_change() {
+    assert_detected(Breakage::ConstantEtag, &["C8"]);
+}
+
+#[test]
+fn catches_a_size_too_big_for_the_original() {
+    assert_detected(Breakage::ExtraSize, &["C5"]);
+}
+
+#[test]
+fn catches_a_cross_tenant_read() {
+    assert_detected(Breakage::CrossTenantRead, &["D3"]);
+}
+
+#[test]
+fn catches_altered_bytes() {
+    assert_detected(Breakage::FlippedValue, &["C3"]);
+}
+
+#[test]
+fn catches_a_wrong_code_for_a_missing_photo() {
+    assert_detected(Breakage::ImageNotFound, &["C4"]);
+}
+
+#[test]
+fn catches_a_missing_request_id() {
+    assert_detected(Breakage::NoRequestId, &["C6"]);
+}
+
+#[test]
+fn a_bad_fixture_or_url_is_a_setup_failure() {
+    let fixture = Fixture::for_dev_server(|_| Ok::<_, String>("not a token".to_owned())).unwrap();
+    let report = conformance::run(RunOptions::new("http://127.0.0.1:9", fixture));
+    assert_eq!(report.failures[0].rule, "setup", "{report}");
+}
