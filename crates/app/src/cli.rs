@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use photo_core::target::{Route, Target};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,6 +26,15 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mint a development token signed with the server's development key; prints only the token.
     Token(TokenArgs),
+    /// Call a Graph photo API (Microsoft Graph or a stand-in such as `serve`): upload,
+    /// download, list the sizes of, or delete one photo.
+    Photo(PhotoArgs),
+    /// Upload a folder of photos to many targets from a CSV map (file,target): in parallel,
+    /// with retries, resumable.
+    Sync(SyncArgs),
+    /// Run the conformance suite (a reference model of the spec, random request sequences)
+    /// against a Graph-compatible endpoint; exits non-zero on any failure.
+    Conformance(crate::conformance_cmd::ConformanceArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -72,6 +82,24 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 256)]
     pub rendition_cache: usize,
 
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, RSA or EC) of --tls-cert.
+    #[arg(long, env = "GRAPH_PHOTO_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a self-signed certificate for localhost, 127.0.0.1 and ::1, kept in
+    /// the data directory (tls-cert.pem, tls-key.pem) and reused across restarts.
+    #[arg(long)]
+    pub tls_self_signed: bool,
+
     /// Do not print a development token on start.
     #[arg(long)]
     pub quiet: bool,
@@ -115,6 +143,167 @@ pub struct TokenArgs {
     pub dirs: DirArgs,
 }
 
+/// How to reach and authenticate to a Graph photo API.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The API root, e.g. `http://127.0.0.1:8080/v1.0` for `graph-photo serve`.
+    #[arg(long = "base", env = "GRAPH_PHOTO_BASE", default_value = adapter_graph_client::GRAPH_V1)]
+    pub base: String,
+
+    /// The access token (a JWT, with or without `Bearer `).
+    #[arg(long, env = "GRAPH_PHOTO_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// A shell command that prints an access token (run once per call; wins over --token),
+    /// e.g. "az account get-access-token --resource-type ms-graph --query accessToken -o tsv".
+    #[arg(long, env = "GRAPH_PHOTO_TOKEN_COMMAND")]
+    pub token_command: Option<String>,
+
+    /// Attempts per call, the first included, when throttled (429) or unavailable (503, 504).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub max_attempts: u32,
+
+    /// Seconds one attempt may take.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+}
+
+/// The photo's owner, e.g. `me`, `users/ID`, `groups/ID`, `me/contacts/ID`,
+/// `users/ID/contactFolders/F/contacts/C` (ids raw or percent-encoded).
+pub fn parse_target(text: &str) -> Result<Target, String> {
+    let trimmed = text.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Err("the target is empty (e.g. me, users/ID, groups/ID)".into());
+    }
+    Route::parse_path(&format!("/v1.0/{trimmed}/photo"))
+        .map(|route| route.target)
+        .map_err(|e| {
+            format!(
+                "'{trimmed}' is not a photo target ({e}); expected me, users/ID, groups/ID, \
+                 me/contacts/ID or users/ID/contactFolders/F/contacts/C"
+            )
+        })
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PhotoArgs {
+    #[command(subcommand)]
+    pub action: PhotoAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum PhotoAction {
+    /// Upload FILE as TARGET's photo (PUT .../photo/$value); prints the new ETag.
+    Put(PhotoPutArgs),
+    /// Download TARGET's photo (or one size of it, or its metadata as JSON).
+    Get(PhotoGetArgs),
+    /// List the available sizes of TARGET's photo (JSON).
+    Sizes(PhotoSizesArgs),
+    /// Delete TARGET's photo.
+    Delete(PhotoDeleteArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PhotoPutArgs {
+    /// me, users/ID, groups/ID, me/contacts/ID, users/ID/contactFolders/F/contacts/C.
+    #[arg(value_parser = parse_target)]
+    pub target: Target,
+
+    /// The image (JPEG, PNG, GIF or BMP; at most 4 MiB and 10,000 px a side unless --fit).
+    pub file: PathBuf,
+
+    /// Only if the current photo has this ETag (`*`: only if there is one).
+    #[arg(long)]
+    pub if_match: Option<String>,
+
+    /// Send PATCH instead of PUT.
+    #[arg(long)]
+    pub patch: bool,
+
+    /// Downscale and re-encode as JPEG when the image is too large for Graph.
+    #[arg(long)]
+    pub fit: bool,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PhotoGetArgs {
+    /// me, users/ID, groups/ID, me/contacts/ID, users/ID/contactFolders/F/contacts/C.
+    #[arg(value_parser = parse_target)]
+    pub target: Target,
+
+    /// Where to write the bytes (or the metadata). Default: standard output.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+
+    /// One size of the photo, e.g. `96x96` (see `photo sizes`).
+    #[arg(long)]
+    pub size: Option<String>,
+
+    /// Print the metadata (JSON) instead of the bytes.
+    #[arg(long)]
+    pub metadata: bool,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PhotoSizesArgs {
+    /// me, users/ID or groups/ID.
+    #[arg(value_parser = parse_target)]
+    pub target: Target,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PhotoDeleteArgs {
+    /// me, users/ID or groups/ID (contact photos cannot be deleted).
+    #[arg(value_parser = parse_target)]
+    pub target: Target,
+
+    /// Only if the current photo has this ETag.
+    #[arg(long)]
+    pub if_match: Option<String>,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// The folder the map's file names are relative to.
+    pub dir: PathBuf,
+
+    /// CSV rows `file,target` (a `file,target` header row is optional; `#` starts a comment).
+    #[arg(long)]
+    pub map: PathBuf,
+
+    /// Uploads in flight at once (Graph allows 4 concurrent photo requests per app).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+
+    /// What was uploaded (content hash and ETag per target), to skip it next time.
+    /// Default: DIR/.graph-photo-sync.json.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+
+    /// Print what would be uploaded or skipped; upload nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Downscale and re-encode as JPEG the images too large for Graph.
+    #[arg(long)]
+    pub fit: bool,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
 /// Splits a permission list given with spaces or commas.
 pub fn split_list(list: &str) -> Vec<String> {
     list.split(|c: char| c.is_whitespace() || c == ',')
@@ -131,6 +320,90 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn targets_parse_like_the_server_reads_them() {
+        use photo_core::target::Owner;
+        assert_eq!(parse_target("me"), Ok(Target::Me));
+        assert_eq!(
+            parse_target("/users/a%40b.com/"),
+            Ok(Target::User("a@b.com".into()))
+        );
+        assert_eq!(
+            parse_target("users/lee_fabrikam.com#EXT#@contoso.onmicrosoft.com"),
+            Ok(Target::User(
+                "lee_fabrikam.com#EXT#@contoso.onmicrosoft.com".into()
+            ))
+        );
+        assert_eq!(parse_target("groups/g1"), Ok(Target::Group("g1".into())));
+        assert_eq!(
+            parse_target("users/u/contactFolders/f/contacts/c"),
+            Ok(Target::Contact {
+                owner: Owner::User("u".into()),
+                folder: Some("f".into()),
+                id: "c".into()
+            })
+        );
+        for bad in ["", "users", "me/photo", "things/x", "groups/g/contacts/c"] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn photo_and_sync_arguments() {
+        let cli = Cli::try_parse_from([
+            "graph-photo",
+            "photo",
+            "put",
+            "users/u1",
+            "a.jpg",
+            "--base",
+            "http://h/v1.0",
+            "--token",
+            "t",
+            "--if-match",
+            "\"E\"",
+            "--patch",
+            "--fit",
+        ])
+        .unwrap();
+        let Command::Photo(PhotoArgs {
+            action: PhotoAction::Put(put),
+        }) = cli.command
+        else {
+            panic!("not photo put")
+        };
+        assert_eq!(put.target, Target::User("u1".into()));
+        assert!(put.patch && put.fit);
+        assert_eq!(put.client.base, "http://h/v1.0");
+
+        let cli = Cli::try_parse_from([
+            "graph-photo",
+            "sync",
+            "photos",
+            "--map",
+            "m.csv",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::Sync(sync) = cli.command else {
+            panic!("not sync")
+        };
+        assert_eq!(sync.concurrency, 4);
+        assert!(sync.dry_run && !sync.fit);
+
+        assert!(Cli::try_parse_from(["graph-photo", "photo", "get", "nope/x"]).is_err());
+        assert!(Cli::try_parse_from([
+            "graph-photo",
+            "sync",
+            "d",
+            "--map",
+            "m",
+            "--concurrency",
+            "0"
+        ])
+        .is_err());
     }
 
     #[test]

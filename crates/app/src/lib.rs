@@ -2,7 +2,11 @@
 //! No business rule lives here.
 
 pub mod cli;
+pub mod conformance_cmd;
+pub mod fit;
+pub mod photo_cmd;
 pub mod serve;
+pub mod sync;
 pub mod token;
 
 use std::path::PathBuf;
@@ -34,4 +38,17 @@ pub enum AppError {
     Serve(std::io::Error),
     #[error("{0}")]
     Usage(String),
+    /// A Graph call failed: `code: message (request-id ...)`.
+    #[error("{0}")]
+    Client(Box<adapter_graph_client::ClientError>),
+    #[error("{0}")]
+    Fit(#[from] fit::FitError),
+    #[error("{failed} of {total} uploads failed")]
+    SyncFailed { failed: usize, total: usize },
+}
+
+impl From<adapter_graph_client::ClientError> for AppError {
+    fn from(error: adapter_graph_client::ClientError) -> Self {
+        AppError::Client(Box::new(error))
+    }
 }

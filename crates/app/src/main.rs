@@ -15,6 +15,19 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Token(args) => app::token::run(&args).map(|token| println!("{token}")),
+        Command::Photo(args) => runtime().and_then(|rt| rt.block_on(app::photo_cmd::run(args))),
+        Command::Sync(args) => runtime().and_then(|rt| rt.block_on(app::sync::run_cli(args))),
+        Command::Conformance(args) => app::conformance_cmd::run(&args).and_then(|report| {
+            println!("{report}");
+            if report.passed() {
+                Ok(())
+            } else {
+                Err(app::AppError::Usage(format!(
+                    "{} conformance failure(s)",
+                    report.failures.len()
+                )))
+            }
+        }),
         Command::Serve(args) => runtime().and_then(|rt| {
             rt.block_on(async {
                 let server = app::serve::bind(&args).await?;

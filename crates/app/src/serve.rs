@@ -2,9 +2,11 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
+use adapter_http_server::tls::{self, SelfSignedFiles};
 use adapter_http_server::{router, AppState, Authenticator, TokioRenderer};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
 use photo_core::service::PhotoService;
@@ -29,11 +31,46 @@ pub struct Server {
     pub addr: SocketAddr,
     pub directory: Arc<MemDirectory>,
     pub dev_key: Option<Arc<DevKey>>,
+    /// Serving HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`), else plain http.
+    pub tls: Option<Tls>,
+}
+
+/// How HTTPS is served.
+pub struct Tls {
+    config: Arc<tls::ServerConfig>,
+    /// The self-signed certificate clients must trust (`--tls-self-signed`).
+    pub self_signed_cert: Option<PathBuf>,
+}
+
+/// The TLS configuration the arguments ask for, if any.
+fn tls_setup(args: &ServeArgs) -> Result<Option<Tls>, AppError> {
+    let tls_error = |e: tls::TlsError| AppError::Usage(format!("TLS: {e}"));
+    if args.tls_self_signed {
+        let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
+        let files = SelfSignedFiles::load_or_create(&data_dir).map_err(tls_error)?;
+        let config =
+            tls::server_config_from_files(&files.cert_path, &files.key_path).map_err(tls_error)?;
+        return Ok(Some(Tls {
+            config,
+            self_signed_cert: Some(files.cert_path),
+        }));
+    }
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(Tls {
+            config: tls::server_config_from_files(cert, key).map_err(tls_error)?,
+            self_signed_cert: None,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(AppError::Usage(
+            "--tls-cert and --tls-key go together".into(),
+        )),
+    }
 }
 
 /// Builds the whole stack and binds the listener.
 pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
     let directory = Arc::new(load_directory(args.dirs.directory.as_deref())?);
+    let tls = tls_setup(args)?;
 
     let (jwks, dev_key) = match (&args.jwks_file, &args.jwks_url) {
         (Some(file), _) => (JwksSource::File(file.clone()), None),
@@ -75,6 +112,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         addr,
         directory,
         dev_key,
+        tls,
     })
 }
 
@@ -84,18 +122,41 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
+        if let Some(tls) = self.tls {
+            return tls::serve_tls(self.listener, tls.config, self.app, shutdown)
+                .await
+                .map_err(AppError::Serve);
+        }
         axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(AppError::Serve)
     }
 
+    /// `https` when serving TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// What a person needs for a first call: where it listens, the directory's ids, a token.
     pub fn banner(&self, with_token: bool) -> String {
         let mut out = format!(
-            "graph-photo listening on http://{addr} (API roots http://{addr}/v1.0 and http://{addr}/beta)\n",
-            addr = self.addr
+            "graph-photo listening on {scheme}://{addr} (API roots {scheme}://{addr}/v1.0 and {scheme}://{addr}/beta)\n",
+            addr = self.addr,
+            scheme = self.scheme()
         );
+        let cert = self.tls.as_ref().and_then(|t| t.self_signed_cert.as_ref());
+        if let Some(cert) = cert {
+            out.push_str(&format!(
+                "TLS: self-signed certificate for {names}: {cert}\n  trust it: NODE_EXTRA_CA_CERTS={cert} (Node), SSL_CERT_FILE={cert} or httpx verify= (Python), curl --cacert {cert}\n",
+                names = tls::SELF_SIGNED_NAMES.join(", "),
+                cert = cert.display()
+            ));
+        }
         for tenant in &self.directory.data().tenants {
             out.push_str(&format!(
                 "\ntenant {} ({})\n",
@@ -137,8 +198,9 @@ impl Server {
         }
         if let (true, Some(token)) = (with_token, self.first_user_token()) {
             out.push_str(&format!(
-                "\nA development token for {} ({}; valid 24 h):\n  export TOKEN={token}\nUpload a photo:\n  curl -T photo.jpg -H \"Authorization: Bearer $TOKEN\" 'http://{}/v1.0/me/photo/$value'\n",
-                token.1, BANNER_SCOPES.join(" "), self.addr, token = token.0
+                "\nA development token for {} ({}; valid 24 h):\n  export TOKEN={token}\nUpload a photo:\n  curl -T photo.jpg{cacert} -H \"Authorization: Bearer $TOKEN\" '{}://{}/v1.0/me/photo/$value'\n",
+                token.1, BANNER_SCOPES.join(" "), self.scheme(), self.addr, token = token.0,
+                cacert = cert.map(|c| format!(" --cacert {}", c.display())).unwrap_or_default()
             ));
         }
         out

@@ -1,0 +1,81 @@
+//! `graph-photo conformance`: run the conformance suite against an endpoint.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use adapter_http_server::auth::{DevKey, TokenRequest, DEV_APP_ID};
+use clap::Args;
+use conformance::{Fixture, Report, RunOptions, TokenClaims};
+
+use crate::{default_data_dir, AppError};
+
+#[derive(Debug, Clone, Args)]
+pub struct ConformanceArgs {
+    /// The endpoint's root, without the version segment.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_BASE_ROOT",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub base: String,
+
+    /// The fixture (principals' tokens and directory objects) of the endpoint, as JSON
+    /// (docs/CONFORMANCE.md). Default: graph-photo's seeded development tenant, with tokens
+    /// minted by the development key in --data-dir, for a `graph-photo serve` at --base.
+    #[arg(long)]
+    pub fixture: Option<PathBuf>,
+
+    /// Request sequences to generate.
+    #[arg(long, default_value_t = 64)]
+    pub cases: u32,
+
+    /// Seed of the generator (a run with the same seed sends the same sequences).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// The longest sequence, in requests.
+    #[arg(long, default_value_t = 16)]
+    pub max_steps: usize,
+
+    /// Where the development signing key lives (for the default fixture).
+    #[arg(long, env = "GRAPH_PHOTO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The fixture for graph-photo's own development server.
+pub fn dev_server_fixture(key: &DevKey) -> Result<Fixture, AppError> {
+    Fixture::for_dev_server(|claims: &TokenClaims| {
+        let mut request = match &claims.user_id {
+            Some(user) => TokenRequest::delegated(&claims.tenant, user, claims.scopes.clone()),
+            None => TokenRequest::application(&claims.tenant, DEV_APP_ID, claims.roles.clone()),
+        };
+        request.upn = claims.upn.clone();
+        request.directory_roles = claims.directory_roles.clone();
+        if claims.user_id.is_some() {
+            request.roles = claims.roles.clone();
+        }
+        request.lifetime = Duration::from_secs(6 * 3600);
+        key.mint(&request)
+    })
+    .map_err(AppError::from)
+}
+
+/// Runs the suite; the report is printed by the caller. Blocking.
+pub fn run(args: &ConformanceArgs) -> Result<Report, AppError> {
+    let fixture = match &args.fixture {
+        Some(path) => {
+            let json = std::fs::read_to_string(path)
+                .map_err(|e| AppError::Usage(format!("cannot read {}: {e}", path.display())))?;
+            Fixture::from_json(&json).map_err(|e| AppError::Usage(e.to_string()))?
+        }
+        None => {
+            let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+            dev_server_fixture(&DevKey::load_or_create(&data_dir)?)?
+        }
+    };
+    let mut options = RunOptions::new(args.base.trim_end_matches('/'), fixture);
+    options.cases = args.cases;
+    options.seed = args.seed;
+    options.max_steps = args.max_steps;
+    Ok(conformance::run(options))
+}

@@ -1,0 +1,796 @@
+//! `graph-photo sync DIR --map FILE.csv`: many uploads, in parallel (bounded: Graph allows 4
+//! concurrent photo requests per app, spec F1), retried by the client, resumable through a
+//! state file that remembers what content each target got.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use adapter_graph_client::{ClientError, GraphClient, PhotoUpload, WriteOptions};
+use bytes::Bytes;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use photo_core::target::Target;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use crate::cli::{parse_target, SyncArgs};
+use crate::fit::{fit, Fitted};
+use crate::photo_cmd::{client_config, file_error, token_provider};
+use crate::AppError;
+
+/// The state file's name in DIR unless `--state` says otherwise.
+pub const DEFAULT_STATE_FILE: &str = ".graph-photo-sync.json";
+const STATE_VERSION: u32 = 1;
+
+// ---------------------------------------------------------------------------------------------
+// The map.
+
+/// One `file,target` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapEntry {
+    /// The row's line in the CSV file (1-based).
+    pub line: u64,
+    /// As written, relative to DIR.
+    pub file: String,
+    pub target: Target,
+}
+
+/// A row that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// A parsed map: the usable rows and the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncMap {
+    pub entries: Vec<MapEntry>,
+    pub errors: Vec<RowError>,
+}
+
+/// Reads `file,target` rows (CSV: a field may be quoted, `"with, comma.jpg"`). A first row
+/// `file,target` is a header and skipped; blank lines and lines starting with `#` are ignored;
+/// fields are trimmed; a target mapped twice is an error on its second row (two uploads to one
+/// target would race). Each row is one line, so that errors name the right line.
+pub fn parse_map(reader: impl std::io::BufRead) -> SyncMap {
+    let mut map = SyncMap::default();
+    let mut seen: HashMap<Target, u64> = HashMap::new();
+    let mut first_row = true;
+    for (index, raw) in reader.split(b'\n').enumerate() {
+        let line = index as u64 + 1;
+        let mut error = |reason: String| map.errors.push(RowError { line, reason });
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => {
+                error(format!("cannot read the map: {e}"));
+                break;
+            }
+        };
+        let Ok(text) = String::from_utf8(raw) else {
+            error("the row is not UTF-8 text".into());
+            continue;
+        };
+        let text = text.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let fields = match split_row(text) {
+            Ok(fields) => fields,
+            Err(reason) => {
+                error(reason);
+                continue;
+            }
+        };
+        if fields.is_empty() {
+            continue; // `,,` as spreadsheets export blank rows
+        }
+        if std::mem::replace(&mut first_row, false)
+            && fields.len() == 2
+            && fields[0].eq_ignore_ascii_case("file")
+            && fields[1].eq_ignore_ascii_case("target")
+        {
+            continue;
+        }
+        let [file, target] = &fields[..] else {
+            error(format!(
+                "expected 2 fields (file,target), found {}",
+                fields.len()
+            ));
+            continue;
+        };
+        if file.is_empty() {
+            error("the file name is empty".into());
+            continue;
+        }
+        let target = match parse_target(target) {
+            Ok(target) => target,
+            Err(reason) => {
+                error(reason);
+                continue;
+            }
+        };
+        if let Some(previous) = seen.get(&target) {
+            error(format!(
+                "target {target} is already mapped on line {previous}"
+            ));
+            continue;
+        }
+        seen.insert(target.clone(), line);
+        map.entries.push(MapEntry {
+            line,
+            file: file.clone(),
+            target,
+        });
+    }
+    map
+}
+
+/// The trimmed fields of one CSV line, trailing empty fields dropped.
+fn split_row(text: &str) -> Result<Vec<String>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(_) => {}
+        Err(e) => return Err(format!("unreadable row: {e}")),
+    }
+    let mut fields: Vec<String> = record.iter().map(str::to_owned).collect();
+    while fields.last().is_some_and(String::is_empty) {
+        fields.pop();
+    }
+    Ok(fields)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The state file.
+
+/// What earlier runs uploaded: per API root, per target (its canonical path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    pub version: u32,
+    #[serde(default)]
+    pub servers: BTreeMap<String, BTreeMap<String, UploadRecord>>,
+}
+
+impl Default for SyncState {
+    fn default() -> Self {
+        SyncState {
+            version: STATE_VERSION,
+            servers: BTreeMap::new(),
+        }
+    }
+}
+
+/// One successful upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// The file, as named in the map.
+    pub file: String,
+    /// SHA-256 (hex) of the file's content: what a re-run compares.
+    pub sha256: String,
+    /// SHA-256 of what was sent, when `--fit` re-encoded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_sha256: Option<String>,
+    /// The ETag the server gave the photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+impl SyncState {
+    /// The state at `path`; none yet is an empty state.
+    pub fn load(path: &Path) -> Result<SyncState, AppError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SyncState::default()),
+            Err(e) => return Err(file_error(path, &e)),
+        };
+        let state: SyncState = serde_json::from_slice(&bytes).map_err(|e| {
+            AppError::Usage(format!(
+                "{}: not a sync state file ({e}); delete it to upload everything again",
+                path.display()
+            ))
+        })?;
+        if state.version != STATE_VERSION {
+            return Err(AppError::Usage(format!(
+                "{}: state version {} is not supported (expected {STATE_VERSION})",
+                path.display(),
+                state.version
+            )));
+        }
+        Ok(state)
+    }
+
+    /// Writes the state atomically (a temporary file renamed over the old one).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        write_atomically(path, &json)
+    }
+
+    /// Whether `target` of `server` already got content hashing to `sha256`.
+    pub fn is_current(&self, server: &str, target: &Target, sha256: &str) -> bool {
+        self.servers
+            .get(server)
+            .and_then(|targets| targets.get(&target.path()))
+            .is_some_and(|record| record.sha256 == sha256)
+    }
+
+    pub fn record(&mut self, server: &str, target: &Target, record: UploadRecord) {
+        self.servers
+            .entry(server.to_owned())
+            .or_default()
+            .insert(target.path(), record);
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that
+/// readers (and an interrupted run) see the old content or the new, never half of it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        )
+    })?;
+    let temp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+/// What happened to one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Uploaded {
+        etag: Option<String>,
+        bytes: usize,
+        fitted: bool,
+    },
+    /// The content is what the target got last time.
+    Skipped,
+    /// `--dry-run`: would be uploaded.
+    WouldUpload { bytes: usize, fitted: bool },
+    /// `code` is the Graph error code or the kind of local failure; `reason` says it all.
+    Failed { code: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemReport {
+    pub line: u64,
+    pub file: String,
+    pub target: Target,
+    pub outcome: Outcome,
+}
+
+/// The result of a run, rows in map order.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    pub items: Vec<ItemReport>,
+    pub bad_rows: Vec<RowError>,
+    pub dry_run: bool,
+}
+
+impl SyncReport {
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.items.iter().filter(|i| f(&i.outcome)).count()
+    }
+
+    pub fn uploaded(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Uploaded { .. } | Outcome::WouldUpload { .. }))
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Skipped))
+    }
+
+    /// Failed rows, unusable map rows included.
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Failed { .. })) + self.bad_rows.len()
+    }
+
+    pub fn total(&self) -> usize {
+        self.items.len() + self.bad_rows.len()
+    }
+
+    /// What a person reads at the end: the plan (dry run), the counts, every failure.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        if self.dry_run {
+            for item in &self.items {
+                let _ = match &item.outcome {
+                    Outcome::WouldUpload { bytes, fitted } => writeln!(
+                        out,
+                        "would upload {} -> {} ({bytes} bytes{})",
+                        item.file,
+                        item.target,
+                        if *fitted { ", re-encoded to fit" } else { "" }
+                    ),
+                    Outcome::Skipped => writeln!(
+                        out,
+                        "would skip   {} -> {} (unchanged since the last upload)",
+                        item.file, item.target
+                    ),
+                    _ => Ok(()),
+                };
+            }
+        }
+        let _ = write!(
+            out,
+            "{}uploaded {}, skipped {}, failed {}",
+            if self.dry_run {
+                "dry run: would have "
+            } else {
+                ""
+            },
+            self.uploaded(),
+            self.skipped(),
+            self.failed()
+        );
+        let fitted = self.count(|o| {
+            matches!(
+                o,
+                Outcome::Uploaded { fitted: true, .. } | Outcome::WouldUpload { fitted: true, .. }
+            )
+        });
+        if fitted > 0 {
+            let _ = write!(out, " ({fitted} re-encoded to fit)");
+        }
+        out.push('\n');
+        for row in &self.bad_rows {
+            let _ = writeln!(out, "  failed: map line {}: {}", row.line, row.reason);
+        }
+        for item in &self.items {
+            if let Outcome::Failed { reason, .. } = &item.outcome {
+                let _ = writeln!(
+                    out,
+                    "  failed: {} -> {} (map line {}): {reason}",
+                    item.file, item.target, item.line
+                );
+            }
+        }
+        out
+    }
+}
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// File names are relative to it.
+    pub dir: PathBuf,
+    pub state_path: PathBuf,
+    /// Uploads in flight at once (at least 1).
+    pub concurrency: usize,
+    pub dry_run: bool,
+    pub fit: bool,
+    /// Draw a progress bar on standard error, when it is a terminal.
+    pub progress: bool,
+}
+
+struct Context {
+    client: GraphClient,
+    server: String,
+    options: SyncOptions,
+    state: Mutex<SyncState>,
+}
+
+/// Uploads every entry of `map` that the state does not show as current.
+pub async fn sync(
+    client: &GraphClient,
+    map: SyncMap,
+    options: &SyncOptions,
+) -> Result<SyncReport, AppError> {
+    let state = SyncState::load(&options.state_path)?;
+    let context = Arc::new(Context {
+        client: client.clone(),
+        server: client.base_url().to_owned(),
+        options: options.clone(),
+        state: Mutex::new(state),
+    });
+    let progress = progress_bar(map.entries.len() as u64, options.progress);
+
+    let mut items: Vec<ItemReport> = futures::stream::iter(map.entries)
+        .map(|entry| {
+            let context = Arc::clone(&context);
+            let progress = progress.clone();
+            async move {
+                let outcome = process(&context, &entry).await;
+                progress.set_message(entry.file.clone());
+                progress.inc(1);
+                ItemReport {
+                    line: entry.line,
+                    file: entry.file,
+                    target: entry.target,
+                    outcome,
+                }
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    progress.finish_and_clear();
+    items.sort_by_key(|item| item.line);
+    Ok(SyncReport {
+        items,
+        bad_rows: map.errors,
+        dry_run: options.dry_run,
+    })
+}
+
+fn progress_bar(len: u64, wanted: bool) -> ProgressBar {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, ETA {eta}) {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn failed(code: &str, reason: String) -> Outcome {
+    Outcome::Failed {
+        code: code.to_owned(),
+        reason,
+    }
+}
+
+fn client_failure(error: &ClientError) -> Outcome {
+    let reason = match error {
+        ClientError::Graph(graph) => graph.to_string(),
+        ClientError::GaveUp { .. } => error.to_string(),
+        other => format!("{}: {other}", other.code()),
+    };
+    failed(&error.code(), reason)
+}
+
+async fn process(context: &Context, entry: &MapEntry) -> Outcome {
+    let options = &context.options;
+    let path = options.dir.join(&entry.file);
+
+    // Reading, hashing and fitting are blocking or CPU-bound: off the async workers.
+    let read = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::read(&path).map(|bytes| {
+                let sha = sha256_hex(&bytes);
+                (bytes, sha)
+            })
+        })
+        .await
+    };
+    let (content, sha256) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(error)) => {
+            return failed(
+                "FileError",
+                format!("FileError: cannot read {}: {error}", path.display()),
+            )
+        }
+        Err(error) => return failed("InternalError", format!("InternalError: {error}")),
+    };
+
+    if context
+        .state
+        .lock()
+        .await
+        .is_current(&context.server, &entry.target, &sha256)
+    {
+        return Outcome::Skipped;
+    }
+
+    let (body, fitted) = if options.fit {
+        let fitting = tokio::task::spawn_blocking(move || {
+            let fitted = fit(&content);
+            (content, fitted)
+        })
+        .await;
+        match fitting {
+            Ok((content, Ok(Fitted::Unchanged))) => (content, false),
+            Ok((_, Ok(Fitted::Reencoded { bytes, .. }))) => (bytes, true),
+            Ok((_, Err(error))) => return failed("FitError", format!("FitError: {error}")),
+            Err(error) => return failed("InternalError", format!("InternalError: {error}")),
+        }
+    } else {
+        (content, false)
+    };
+    let size = body.len();
+    if options.dry_run {
+        return Outcome::WouldUpload {
+            bytes: size,
+            fitted,
+        };
+    }
+
+    let sent_sha256 = fitted.then(|| sha256_hex(&body));
+    let upload = context
+        .client
+        .put_photo(
+            &entry.target,
+            PhotoUpload::Bytes(Bytes::from(body)),
+            &WriteOptions::default(),
+        )
+        .await;
+    match upload {
+        Ok(updated) => {
+            let mut state = context.state.lock().await;
+            state.record(
+                &context.server,
+                &entry.target,
+                UploadRecord {
+                    file: entry.file.clone(),
+                    sha256,
+                    sent_sha256,
+                    etag: updated.etag.clone(),
+                },
+            );
+            if let Err(error) = state.save(&options.state_path) {
+                return failed(
+                    "StateError",
+                    format!(
+                        "StateError: uploaded, but the state file {} could not be written: {error}",
+                        options.state_path.display()
+                    ),
+                );
+            }
+            Outcome::Uploaded {
+                etag: updated.etag,
+                bytes: size,
+                fitted,
+            }
+        }
+        Err(error) => {
+            let mut outcome = client_failure(&error);
+            if let Outcome::Failed { reason, .. } = &mut outcome {
+                if !options.fit && error.graph().is_some_and(|g| g.status == 413) {
+                    reason.push_str(" (--fit would downscale and re-encode it)");
+                }
+            }
+            outcome
+        }
+    }
+}
+
+/// `graph-photo sync`: reads the map, runs, returns the report (not printed).
+pub async fn run(args: &SyncArgs) -> Result<SyncReport, AppError> {
+    if !args.dir.is_dir() {
+        return Err(AppError::Usage(format!(
+            "{}: not a directory",
+            args.dir.display()
+        )));
+    }
+    let tokens = match token_provider(&args.client) {
+        Ok(tokens) => tokens,
+        // A dry run calls nothing: no token needed.
+        Err(_) if args.dry_run => Arc::new(adapter_graph_client::StaticToken("dry-run".into())),
+        Err(error) => return Err(error),
+    };
+    let client = GraphClient::new(client_config(&args.client), tokens)?;
+    let map_file = std::fs::File::open(&args.map).map_err(|e| file_error(&args.map, &e))?;
+    let map = parse_map(std::io::BufReader::new(map_file));
+    let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
+    let options = SyncOptions {
+        dir: args.dir.clone(),
+        state_path: args
+            .state
+            .clone()
+            .unwrap_or_else(|| args.dir.join(DEFAULT_STATE_FILE)),
+        concurrency,
+        dry_run: args.dry_run,
+        fit: args.fit,
+        progress: true,
+    };
+    sync(&client, map, &options).await
+}
+
+/// `graph-photo sync` as the binary runs it: prints the summary on standard output; an error
+/// when any row failed.
+pub async fn run_cli(args: SyncArgs) -> Result<(), AppError> {
+    let report = run(&args).await?;
+    print!("{}", report.summary());
+    match report.failed() {
+        0 => Ok(()),
+        failed => Err(AppError::SyncFailed {
+            failed,
+            total: report.total(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use photo_core::target::Owner;
+
+    #[test]
+    fn maps_parse_with_or_without_a_header() {
+        let with = parse_map(
+            "file,target\r\na.jpg,me\n\n# a comment\n b.png , users/u1 \nc.gif,me/contacts/c1,\n,,\n"
+                .as_bytes(),
+        );
+        assert_eq!(with.errors, vec![]);
+        assert_eq!(
+            with.entries,
+            vec![
+                MapEntry {
+                    line: 2,
+                    file: "a.jpg".into(),
+                    target: Target::Me
+                },
+                MapEntry {
+                    line: 5,
+                    file: "b.png".into(),
+                    target: Target::User("u1".into())
+                },
+                MapEntry {
+                    line: 6,
+                    file: "c.gif".into(),
+                    target: Target::Contact {
+                        owner: Owner::Me,
+                        folder: None,
+                        id: "c1".into()
+                    }
+                },
+            ]
+        );
+        let without = parse_map("a.jpg,me\n\"with, comma.jpg\",groups/g1\n".as_bytes());
+        assert_eq!(without.errors, vec![]);
+        assert_eq!(without.entries.len(), 2);
+        assert_eq!(without.entries[1].file, "with, comma.jpg");
+        assert_eq!(without.entries[1].target, Target::Group("g1".into()));
+    }
+
+    #[test]
+    fn bad_rows_are_reported_with_their_line() {
+        let map = parse_map(
+            "file,target\nok.jpg,me\nonly-one-field\n,users/u\nx.jpg,things/1\ny.jpg,me\nz.jpg,a,b\nfile,target\n"
+                .as_bytes(),
+        );
+        assert_eq!(map.entries.len(), 1);
+        let lines: Vec<u64> = map.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 4, 5, 6, 7, 8]);
+        assert!(map.errors[0].reason.contains("expected 2 fields"));
+        assert!(map.errors[1].reason.contains("file name is empty"));
+        assert!(
+            map.errors[2].reason.contains("things"),
+            "{:?}",
+            map.errors[2]
+        );
+        assert!(map.errors[3].reason.contains("already mapped on line 2"));
+        assert!(map.errors[4].reason.contains("found 3"));
+        // A header row anywhere but first is not a header: `file` is no target.
+        assert!(map.errors[5].reason.contains("not a photo target"));
+    }
+
+    #[test]
+    fn state_round_trips_and_decides_what_is_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(SyncState::load(&path).unwrap(), SyncState::default());
+
+        let mut state = SyncState::default();
+        let user = Target::User("a/b@c.com".into());
+        state.record(
+            "http://h/v1.0",
+            &user,
+            UploadRecord {
+                file: "a.jpg".into(),
+                sha256: "aa".into(),
+                sent_sha256: None,
+                etag: Some("\"E\"".into()),
+            },
+        );
+        state.save(&path).unwrap();
+        let loaded = SyncState::load(&path).unwrap();
+        assert_eq!(loaded, state);
+        assert!(loaded.is_current("http://h/v1.0", &user, "aa"));
+        assert!(
+            !loaded.is_current("http://h/v1.0", &user, "bb"),
+            "content changed"
+        );
+        assert!(
+            !loaded.is_current("http://other/v1.0", &user, "aa"),
+            "another server"
+        );
+        assert!(!loaded.is_current("http://h/v1.0", &Target::Me, "aa"));
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["state.json"]);
+
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(
+            matches!(SyncState::load(&path), Err(AppError::Usage(m)) if m.contains("delete it"))
+        );
+    }
+
+    #[test]
+    fn summaries_count_and_explain() {
+        let report = SyncReport {
+            items: vec![
+                ItemReport {
+                    line: 1,
+                    file: "a.jpg".into(),
+                    target: Target::Me,
+                    outcome: Outcome::Uploaded {
+                        etag: None,
+                        bytes: 3,
+                        fitted: false,
+                    },
+                },
+                ItemReport {
+                    line: 2,
+                    file: "b.txt".into(),
+                    target: Target::Group("g".into()),
+                    outcome: failed("ErrorInvalidImage", "ErrorInvalidImage: no.".into()),
+                },
+            ],
+            bad_rows: vec![RowError {
+                line: 3,
+                reason: "bad".into(),
+            }],
+            dry_run: false,
+        };
+        assert_eq!(
+            (report.uploaded(), report.skipped(), report.failed()),
+            (1, 0, 2)
+        );
+        let text = report.summary();
+        assert!(
+            text.starts_with("uploaded 1, skipped 0, failed 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("failed: map line 3: bad"));
+        assert!(text.contains("failed: b.txt -> groups/g (map line 2): ErrorInvalidImage: no."));
+
+        let fitted = SyncReport {
+            items: vec![ItemReport {
+                line: 1,
+                file: "big.png".into(),
+                target: Target::Me,
+                outcome: Outcome::Uploaded {
+                    etag: None,
+                    bytes: 3,
+                    fitted: true,
+                },
+            }],
+            ..SyncReport::default()
+        };
+        assert_eq!(
+            fitted.summary(),
+            "uploaded 1, skipped 0, failed 0 (1 re-encoded to fit)\n"
+        );
+    }
+}
