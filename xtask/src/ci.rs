@@ -11,6 +11,9 @@ enum Action {
     Cargo(&'static [&'static str]),
     /// The in-process architecture check.
     Arch,
+    /// The official SDKs for the end-to-end tests (`cargo xtask sdk-env`); the test step gets
+    /// their variables.
+    SdkEnv,
 }
 
 struct Step {
@@ -39,6 +42,10 @@ const STEPS: &[Step] = &[
         ]),
     },
     Step {
+        name: "sdk-env",
+        action: Action::SdkEnv,
+    },
+    Step {
         name: "test",
         action: Action::Cargo(&["test", "--workspace"]),
     },
@@ -47,6 +54,7 @@ const STEPS: &[Step] = &[
 /// `cargo xtask ci`.
 pub(crate) fn run() -> ExitCode {
     let total = STEPS.len();
+    let mut sdk_env = None;
     for (i, step) in STEPS.iter().enumerate() {
         let n = i + 1;
         let ok = match step.action {
@@ -59,6 +67,12 @@ pub(crate) fn run() -> ExitCode {
                         cmd.env("PROPTEST_CASES", cases);
                         shown = format!("PROPTEST_CASES={cases} {shown}");
                     }
+                    if let Some(env) = &sdk_env {
+                        for (var, value) in crate::sdk_env::SdkEnv::vars(env) {
+                            cmd.env(var, value);
+                            shown = format!("{var}={} {shown}", value.display());
+                        }
+                    }
                 }
                 println!("==> [{n}/{total}] {}: {shown}", step.name);
                 run_command(&mut cmd)
@@ -70,6 +84,23 @@ pub(crate) fn run() -> ExitCode {
                     step.name
                 );
                 crate::arch::check_workspace()
+            }
+            Action::SdkEnv => {
+                println!(
+                    "==> [{n}/{total}] {}: the official Graph SDKs in target/sdk-env \
+                     (as cargo xtask sdk-env)",
+                    step.name
+                );
+                match crate::sdk_env::ensure() {
+                    Ok(env) => {
+                        sdk_env = Some(env);
+                        true
+                    }
+                    Err(error) => {
+                        eprintln!("xtask ci: {error}");
+                        false
+                    }
+                }
             }
         };
         if !ok {
