@@ -4,7 +4,9 @@
 //! clean clone. Each subcommand lives in its own module; `main` only dispatches.
 
 mod arch;
+mod bench;
 mod ci;
+mod sdk_env;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -18,8 +20,21 @@ Subcommands:
             1. cargo fmt --all -- --check
             2. the architecture check (as `cargo xtask arch`)
             3. cargo clippy --workspace --all-targets -- -D warnings
-            4. cargo test --workspace   (PROPTEST_CASES defaults to 64)
+            4. the official Graph SDKs for the end-to-end tests (as `cargo xtask sdk-env`)
+            5. cargo test --workspace   (PROPTEST_CASES defaults to 64; GRAPH_PHOTO_SDK_PYTHON
+               and GRAPH_PHOTO_SDK_JS_DIR from step 4)
   arch    Check the hexagonal dependency rules against `cargo metadata`
+  sdk-env Create (or reuse, when tests/sdk's pins are unchanged) target/sdk-env/python (a venv
+          with msgraph-sdk) and target/sdk-env/js (@microsoft/microsoft-graph-client), and print
+          `export GRAPH_PHOTO_SDK_PYTHON=... GRAPH_PHOTO_SDK_JS_DIR=...` for `cargo test`:
+            eval \"$(cargo xtask sdk-env)\" && cargo test -p e2e --test official_sdks
+          Needs python3 (with venv and pip), node and npm. $PYTHON overrides python3.
+  bench   Rendition generation against libvips in the same run (docs/PERFORMANCE.md): makes
+          target/bench-env (a venv with pyvips; libvips itself comes from Debian's
+          libvips-tools/libvips42), runs `cargo bench -p photo-core --bench renditions` and
+          xtask/bench/vips_renditions.py on the same 3000x3000 JPEG, and prints the table and the
+          ratio ours / libvips (target <= 1.0). Options: --runs N (default 15, at least 7);
+          --check (fail when the ratio is above the target).
   help    Print this message
 
 Cargo is run via $CARGO when set, else `cargo`.";
@@ -35,7 +50,7 @@ fn main() -> ExitCode {
     };
 
     // Subcommands that take no arguments reject stray ones rather than ignoring them.
-    if !rest.is_empty() && matches!(subcommand, "ci" | "arch") {
+    if !rest.is_empty() && matches!(subcommand, "ci" | "arch" | "sdk-env") {
         eprintln!(
             "error: `{subcommand}` takes no arguments (got {:?})\n\n{USAGE}",
             rest
@@ -46,6 +61,8 @@ fn main() -> ExitCode {
     match subcommand {
         "ci" => ci::run(),
         "arch" => arch::run(),
+        "sdk-env" => sdk_env::run(),
+        "bench" => bench::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
