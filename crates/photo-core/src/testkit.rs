@@ -17,7 +17,7 @@
 //!
 //! and run the checks from an integration test (e.g. `tests/contract.rs`):
 //!
-//! ```rust,ignore
+//! ```text
 //! use std::sync::Arc;
 //! use photo_core::principal::TenantId;
 //! use photo_core::testkit::{check_directory, check_photo_store, DirectoryFixture};

@@ -1,0 +1,55 @@
+//! `graph-photo conformance` against the real `graph-photo serve`: the command a user runs to
+//! check an endpoint, with the default fixture (seeded tenant, tokens from the dev key).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
+
+use e2e::{run, Server};
+
+#[test]
+fn conformance_command_passes_against_our_server_and_fails_against_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let base = server.url("");
+
+    let out = run(&[
+        "conformance",
+        "--base",
+        &base,
+        "--cases",
+        "4",
+        "--max-steps",
+        "8",
+        "--seed",
+        "7",
+        "--data-dir",
+        dir,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "conformance failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("D7") || stdout.contains("D4"),
+        "no per-rule report:\n{stdout}"
+    );
+
+    // Nothing listens on the server's port once it is gone: the run must fail, not pass.
+    drop(server);
+    let out = run(&[
+        "conformance",
+        "--base",
+        &base,
+        "--cases",
+        "2",
+        "--max-steps",
+        "4",
+        "--seed",
+        "7",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(!out.status.success(), "a run against no server passed");
+}
