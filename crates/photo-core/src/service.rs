@@ -259,13 +259,12 @@ impl PhotoService {
         self.finish_update(pending, body).await
     }
 
-    /// The original photo (`/photo` metadata and `/photo/$value`).
-    pub async fn get_photo(
+    /// The target's photo for a reader: authorized, resolved, and present (else 404, spec C4).
+    async fn readable_photo(
         &self,
         principal: &Principal,
         target: &Target,
-        if_none_match: Option<&TagCondition>,
-    ) -> Result<Freshness<PhotoView>, PhotoError> {
+    ) -> Result<(DirectoryEntry, StoredPhoto), PhotoError> {
         let (_, entry) = self
             .authorize_and_resolve(principal, target, Access::Read)
             .await?;
@@ -274,6 +273,17 @@ impl PhotoService {
             .get(&entry.key)
             .await?
             .ok_or(PhotoError::PhotoNotFound)?;
+        Ok((entry, photo))
+    }
+
+    /// The original photo (`/photo` metadata and `/photo/$value`).
+    pub async fn get_photo(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        if_none_match: Option<&TagCondition>,
+    ) -> Result<Freshness<PhotoView>, PhotoError> {
+        let (entry, photo) = self.readable_photo(principal, target).await?;
         if if_none_match.is_some_and(|c| c.matches_weak(&photo.etag)) {
             return Ok(Freshness::NotModified(photo.etag));
         }
@@ -310,14 +320,7 @@ impl PhotoService {
         size_id: &str,
         if_none_match: Option<&TagCondition>,
     ) -> Result<Freshness<SizeView>, PhotoError> {
-        let (_, entry) = self
-            .authorize_and_resolve(principal, target, Access::Read)
-            .await?;
-        let photo = self
-            .store
-            .get(&entry.key)
-            .await?
-            .ok_or(PhotoError::PhotoNotFound)?;
+        let (entry, photo) = self.readable_photo(principal, target).await?;
         let side = renditions::parse_size_id(size_id)
             .filter(|side| renditions::available_sizes(photo.width, photo.height).contains(side))
             .ok_or(PhotoError::PhotoNotFound)?;
