@@ -22,6 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use crate::tooling;
+
 /// The square sizes both sides must produce.
 const SIZES: [u64; 9] = [48, 64, 96, 120, 240, 360, 432, 504, 648];
 /// Ours / libvips at or below which the target is met.
@@ -29,7 +31,6 @@ const TARGET_RATIO: f64 = 1.0;
 const DEFAULT_RUNS: u32 = 15;
 const MIN_RUNS: u32 = 7;
 /// The file the venv keeps the hash of its inputs in.
-const STAMP: &str = ".graph-photo-bench-env";
 const APT_HINT: &str = "apt-get update && apt-get install -y libvips-tools libvips42 python3-venv";
 
 struct Options {
@@ -92,7 +93,7 @@ fn bench(options: &Options) -> Result<bool, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     // 1. The baseline.
-    let vips_version = output(Command::new("vips").arg("--version"))
+    let vips_version = tooling::output(Command::new("vips").arg("--version"))
         .map_err(|e| {
             format!("libvips is needed for the baseline ({e}); install it with\n  {APT_HINT}")
         })?
@@ -273,86 +274,14 @@ fn write(path: &Path, contents: &str) -> Result<(), String> {
     fs::write(path, contents).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-/// The venv with pyvips: created, or reused when the pin and the interpreter are unchanged.
 fn python_env(bench: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let requirements = bench.join("requirements.txt");
-    let system_python = std::env::var_os("PYTHON")
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "python3".into());
-    let version = output(Command::new(&system_python).arg("--version"))?;
-    let pins =
-        fs::read(&requirements).map_err(|e| format!("reading {}: {e}", requirements.display()))?;
-    let stamp = fnv1a(&[&pins, version.as_bytes()]);
-    let python = dir.join("bin").join("python");
-    let current = fs::read_to_string(dir.join(STAMP)).ok();
-    if python.exists() && current.as_deref().map(str::trim) == Some(stamp.as_str()) {
-        return Ok(python);
-    }
-    eprintln!(
-        "xtask bench: creating {} with pyvips ({})",
-        dir.display(),
-        version.trim()
-    );
-    match fs::remove_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("removing {}: {e}", dir.display())),
-    }
-    run_step(Command::new(&system_python).args(["-m", "venv"]).arg(dir))
-        .map_err(|e| format!("{e}\n(python3 with venv is needed: {APT_HINT})"))?;
-    run_step(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                "-r",
-            ])
-            .arg(&requirements),
-    )?;
-    run_step(Command::new(&python).args(["-c", "import pyvips; pyvips.version(0)"]))
-        .map_err(|e| format!("{e}\n(pyvips could not load libvips: {APT_HINT})"))?;
-    write(&dir.join(STAMP), &format!("{stamp}\n"))?;
-    Ok(python)
-}
-
-/// FNV-1a, 64 bits, of the parts (each prefixed by its length).
-fn fnv1a(parts: &[&[u8]]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in (part.len() as u64).to_le_bytes().iter().chain(part.iter()) {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
-}
-
-fn run_step(command: &mut Command) -> Result<(), String> {
-    let shown = format!("{command:?}");
-    eprintln!("xtask bench: {shown}");
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} failed: {status}"))
-    }
-}
-
-fn output(command: &mut Command) -> Result<String, String> {
-    let shown = format!("{command:?}");
-    let out = command
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{shown} failed: {}", out.status));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    tooling::python_venv(
+        "bench",
+        &bench.join("requirements.txt"),
+        dir,
+        "import pyvips; pyvips.version(0)",
+    )
+    .map_err(|e| format!("{e}\n(python3 with venv and libvips are needed: {APT_HINT})"))
 }
 
 /// `rustc -V` (`$RUSTC` when set), or why it is unknown.
@@ -360,7 +289,7 @@ fn rustc_version() -> String {
     let rustc = std::env::var_os("RUSTC")
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "rustc".into());
-    output(Command::new(rustc).arg("-V")).map_or_else(|e| e, |v| v.trim().to_owned())
+    tooling::output(Command::new(rustc).arg("-V")).map_or_else(|e| e, |v| v.trim().to_owned())
 }
 
 /// The 1, 5 and 15 minute load averages (Linux), to tell a quiet machine from a busy one.

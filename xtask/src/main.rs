@@ -7,6 +7,7 @@ mod arch;
 mod bench;
 mod ci;
 mod sdk_env;
+mod tooling;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
