@@ -1,4 +1,4 @@
-//! Routes (spec A1-A6), path parsing (A3), what the SDKs send (sdk-wire.md), CORS and the
+//! Routes (spec A1-A6), path parsing (A3), what the SDKs send (spec W), CORS and the
 //! headers of every response (C6), in process over the in-memory adapters.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
@@ -362,7 +362,7 @@ async fn request_ids_on_success_and_error() {
     assert_eq!(resp.header("client-request-id"), resp.header("request-id"));
 }
 
-/// sdk-wire.md, msgraph-sdk for Python: lower-case headers, octet-stream, encoded ids.
+/// Spec W3, msgraph-sdk for Python: lower-case headers, octet-stream, encoded ids.
 #[tokio::test]
 async fn python_sdk_shaped_requests() {
     let s = server().await;
@@ -407,7 +407,7 @@ async fn python_sdk_shaped_requests() {
     assert_eq!(resp.header("content-type"), Some("application/json"));
 }
 
-/// sdk-wire.md, the JS SDK: `Content-Type: application/json` on a JPEG, raw `=` and `@`.
+/// Spec W7-W8, the JS SDK: `Content-Type: application/json` on a JPEG, raw `=` and `@`.
 #[tokio::test]
 async fn js_sdk_shaped_requests() {
     let s = server().await;

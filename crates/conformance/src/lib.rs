@@ -1,6 +1,6 @@
 //! The graph-photo conformance suite: drives any Graph-compatible profile-photo endpoint over
 //! HTTP with random request sequences and compares every answer with a reference model of the
-//! spec (`shared/spec/api.md`).
+//! spec (`docs/SPEC.md`).
 //!
 //! - [`Endpoint`]: the transport (one attempt per request, no retries); [`HttpEndpoint`]
 //!   implements it with reqwest.

@@ -173,7 +173,7 @@ pub enum RouteError {
 }
 
 /// Characters left unencoded in ids: RFC 3986 unreserved. Everything else is encoded, which
-/// matches what msgraph-sdk for Python sends for `@ = + /` (sdk-wire.md).
+/// matches what msgraph-sdk for Python sends for `@ = + /` (spec W3).
 const ID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
