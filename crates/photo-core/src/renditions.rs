@@ -16,10 +16,13 @@
 //!
 //! Memory is bounded: originals of more than 10,000 pixels a side or 40 megapixels in all (spec
 //! B5) are refused with [`RenderError::TooLarge`] before any pixel is decoded, as are those whose
-//! decoded buffer would exceed 512 MiB (`image::Limits::max_alloc`, which the decoders also
-//! enforce on their own allocations). The peak is the decoded buffer (at most 320 MB: 40 MP of
-//! 16-bit RGBA; 160 MB for 8-bit RGBA) plus at most one 8-bit RGB(A) copy of it (160 MB), plus the
-//! renditions (under 5 MB).
+//! decoded buffer would exceed 512 MiB (`image::Limits::max_alloc` and `png::Limits`, which the
+//! decoders also enforce on their own allocations). PNGs are decoded by the `png` crate straight to
+//! 8 bits a channel (`STRIP_16`), so a 40 MP 16-bit RGBA PNG needs one 160 MB buffer, not a 320 MB
+//! 16-bit one plus a 160 MB 8-bit copy. The peak is the decoded buffer plus, for grey originals, its
+//! RGB(A) copy, plus the decoder's own working memory (a progressive JPEG keeps every coefficient),
+//! plus the renditions (under 8 MiB): [`render_cost`] computes it from the header, so that a
+//! caller can bound the renders in flight by memory before decoding anything.
 
 use std::io::Cursor;
 use std::sync::{mpsc, Mutex};
@@ -126,24 +129,34 @@ pub enum RenderError {
     TooLarge(String),
     #[error("a rendition could not be made: {0}")]
     Encode(String),
+    /// The renderer cannot run now (shutting down, its worker failed): nothing is known about
+    /// the image, and a later request may succeed. Every other variant is a property of the image.
+    #[error("the renderer is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl RenderError {
+    /// Whether rendering the same bytes again would fail again.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, Self::Unavailable(_))
+    }
 }
 
 /// Renders every available size of `original` (any of JPEG/PNG/GIF/BMP bytes, already validated
 /// by the upload path, but do not rely on it: never panic on any input).
 ///
 /// An original whose shorter side is below 48 pixels yields an empty set (without decoding it).
-/// Renditions come smallest first. Uses the calling thread and at most one more.
+/// Renditions come smallest first. Uses the calling thread and at most one more, and at most
+/// [`render_cost`] bytes of pixel buffers.
 pub fn render_all(original: &[u8]) -> Result<RenditionSet, RenderError> {
-    let mut decoder = open_decoder(original)?;
-    let (width, height) = decoder.dimensions();
+    let opened = open(original)?;
+    let (width, height) = opened.dimensions();
     // Orientation swaps width and height at most: the shorter side is the same.
     let sizes = available_sizes(width, height);
     let Some(&largest) = sizes.last() else {
         return Ok(RenditionSet::default());
     };
-    // A malformed Exif block is not worth failing the render for.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let decoded = DynamicImage::from_decoder(decoder).map_err(image_error)?;
+    let (decoded, orientation) = opened.decode()?;
     let source = Source::from_image(decoded, width, height)?;
     let layout = source.layout;
     let first = resize_centre_square(&source, largest)?;
@@ -153,6 +166,142 @@ pub fn render_all(original: &[u8]) -> Result<RenditionSet, RenderError> {
     let mut renditions = render_levels(first, &sizes, layout)?;
     renditions.sort_unstable_by_key(|r| r.side);
     Ok(RenditionSet { renditions })
+}
+
+/// The memory, in bytes, that [`render_all`] needs at its peak for `original`, computed from the
+/// header alone (no pixel is decoded): the decoded pixels, the 8-bit RGB(A) copy when the decoder
+/// produces another layout, the decoder's working memory, and the renditions.
+///
+/// Fails as `render_all` would on an original it refuses before decoding (unknown format, bad
+/// header, too large).
+pub fn render_cost(original: &[u8]) -> Result<u64, RenderError> {
+    Ok(open(original)?.cost())
+}
+
+/// Room for the largest rendition, the smaller ones and the encoders' buffers.
+const RENDITIONS_COST: u64 = 8 * 1024 * 1024;
+/// Working memory of zune-jpeg for a progressive JPEG: every DCT coefficient as an `i16`, for up
+/// to four components (CMYK) at full resolution.
+const PROGRESSIVE_JPEG_BYTES_PER_PIXEL: u64 = 8;
+
+/// An original whose header has been read and checked, ready to decode.
+enum Opened<'a, D> {
+    /// Decoded by the `png` crate itself, straight to 8 bits a channel.
+    Png(Box<png::Reader<Cursor<&'a [u8]>>>),
+    /// JPEG, GIF or BMP, through `image`.
+    Other {
+        decoder: D,
+        format: ImageFormat,
+        /// A progressive JPEG (the decoder keeps all coefficients in memory).
+        progressive: bool,
+    },
+}
+
+impl<D: ImageDecoder> Opened<'_, D> {
+    fn dimensions(&self) -> (u32, u32) {
+        match self {
+            Self::Png(reader) => {
+                let info = reader.info();
+                (info.width, info.height)
+            }
+            Self::Other { decoder, .. } => decoder.dimensions(),
+        }
+    }
+
+    /// See [`render_cost`].
+    fn cost(&self) -> u64 {
+        let (width, height) = self.dimensions();
+        if available_sizes(width, height).is_empty() {
+            // Not decoded at all.
+            return 0;
+        }
+        let pixels = u64::from(width) * u64::from(height);
+        let decoding = match self {
+            Self::Png(reader) => {
+                let decoded = reader
+                    .output_buffer_size()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(u64::MAX);
+                let copy = match reader.output_color_type().0 {
+                    png::ColorType::Grayscale => pixels * 3,
+                    png::ColorType::GrayscaleAlpha => pixels * 4,
+                    _ => 0,
+                };
+                decoded.saturating_add(copy)
+            }
+            Self::Other {
+                decoder,
+                format,
+                progressive,
+            } => {
+                let decoded = decoder.total_bytes();
+                let copy = match decoder.color_type() {
+                    image::ColorType::Rgb8 | image::ColorType::Rgba8 => 0,
+                    other if other.has_alpha() => pixels * 4,
+                    _ => pixels * 3,
+                };
+                let working = match format {
+                    ImageFormat::Jpeg if *progressive => pixels * PROGRESSIVE_JPEG_BYTES_PER_PIXEL,
+                    // The decoder composes the first frame in a buffer of its own.
+                    ImageFormat::Gif => decoded,
+                    _ => 0,
+                };
+                decoded.saturating_add(copy).saturating_add(working)
+            }
+        };
+        decoding.saturating_add(RENDITIONS_COST)
+    }
+
+    /// Decodes the pixels and reads the Exif orientation.
+    fn decode(self) -> Result<(DynamicImage, Orientation), RenderError> {
+        match self {
+            Self::Png(mut reader) => {
+                // A malformed Exif block is not worth failing the render for.
+                let orientation = reader
+                    .info()
+                    .exif_metadata
+                    .as_deref()
+                    .and_then(Orientation::from_exif_chunk)
+                    .unwrap_or(Orientation::NoTransforms);
+                let size = reader
+                    .output_buffer_size()
+                    .ok_or_else(|| RenderError::TooLarge("the decoded PNG is too large".into()))?;
+                let mut pixels = vec![0u8; size];
+                let frame = reader.next_frame(&mut pixels).map_err(png_error)?;
+                pixels.truncate(frame.buffer_size());
+                let (width, height) = (frame.width, frame.height);
+                let wrong_size =
+                    || RenderError::Decode("the decoded PNG has the wrong size".into());
+                let image = match (frame.color_type, frame.bit_depth) {
+                    (png::ColorType::Grayscale, png::BitDepth::Eight) => DynamicImage::ImageLuma8(
+                        ImageBuffer::from_raw(width, height, pixels).ok_or_else(wrong_size)?,
+                    ),
+                    (png::ColorType::GrayscaleAlpha, png::BitDepth::Eight) => {
+                        DynamicImage::ImageLumaA8(
+                            ImageBuffer::from_raw(width, height, pixels).ok_or_else(wrong_size)?,
+                        )
+                    }
+                    (png::ColorType::Rgb, png::BitDepth::Eight) => DynamicImage::ImageRgb8(
+                        ImageBuffer::from_raw(width, height, pixels).ok_or_else(wrong_size)?,
+                    ),
+                    (png::ColorType::Rgba, png::BitDepth::Eight) => DynamicImage::ImageRgba8(
+                        ImageBuffer::from_raw(width, height, pixels).ok_or_else(wrong_size)?,
+                    ),
+                    (color, depth) => {
+                        return Err(RenderError::Decode(format!(
+                            "unexpected decoded PNG layout {color:?} {depth:?}"
+                        )))
+                    }
+                };
+                Ok((image, orientation))
+            }
+            Self::Other { mut decoder, .. } => {
+                let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+                let image = DynamicImage::from_decoder(decoder).map_err(image_error)?;
+                Ok((image, orientation))
+            }
+        }
+    }
 }
 
 /// How the pixels of every level are laid out.
@@ -218,27 +367,44 @@ impl Source {
 
 /// Sniffs the format, refuses anything but the four Graph accepts, and reads the header under
 /// the memory limits.
-fn open_decoder(original: &[u8]) -> Result<impl ImageDecoder + '_, RenderError> {
+fn open(original: &[u8]) -> Result<Opened<'_, impl ImageDecoder + '_>, RenderError> {
     let mut reader = ImageReader::new(Cursor::new(original))
         .with_guessed_format()
         .map_err(|e| RenderError::Decode(e.to_string()))?;
-    match reader.format() {
-        Some(ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Gif | ImageFormat::Bmp) => {}
+    let format = match reader.format() {
+        Some(
+            format @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Gif | ImageFormat::Bmp),
+        ) => format,
         Some(other) => {
             return Err(RenderError::Decode(format!(
                 "unsupported image format {other:?}"
             )))
         }
         None => return Err(RenderError::Decode("unrecognised image format".into())),
-    }
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
-    reader.limits(limits);
-    let decoder = reader.into_decoder().map_err(image_error)?;
+    };
+    let opened = if format == ImageFormat::Png {
+        let limits = png::Limits {
+            bytes: usize::try_from(MAX_ALLOC).unwrap_or(usize::MAX),
+        };
+        let mut decoder = png::Decoder::new_with_limits(Cursor::new(original), limits);
+        // EXPAND: palettes and low bit depths to 8 bits, tRNS to alpha (as `image` does);
+        // STRIP_16: 16-bit samples to 8 as they are decoded, never a 16-bit buffer.
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        Opened::Png(Box::new(decoder.read_info().map_err(png_error)?))
+    } else {
+        let mut limits = Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        limits.max_alloc = Some(MAX_ALLOC);
+        reader.limits(limits);
+        Opened::Other {
+            decoder: reader.into_decoder().map_err(image_error)?,
+            format,
+            progressive: format == ImageFormat::Jpeg && jpeg_is_progressive(original),
+        }
+    };
 
-    let (width, height) = decoder.dimensions();
+    let (width, height) = opened.dimensions();
     if width == 0 || height == 0 {
         return Err(RenderError::Decode(format!(
             "the image is {width}x{height} pixels"
@@ -250,13 +416,62 @@ fn open_decoder(original: &[u8]) -> Result<impl ImageDecoder + '_, RenderError> 
         )));
     }
     // `DynamicImage::from_decoder` allocates this much without consulting the limits.
-    let total = decoder.total_bytes();
+    let total = match &opened {
+        Opened::Png(reader) => reader
+            .output_buffer_size()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(u64::MAX),
+        Opened::Other { decoder, .. } => decoder.total_bytes(),
+    };
     if total > MAX_ALLOC {
         return Err(RenderError::TooLarge(format!(
             "decoding needs {total} bytes; the limit is {MAX_ALLOC}"
         )));
     }
-    Ok(decoder)
+    Ok(opened)
+}
+
+/// Whether the frame header of a JPEG is a progressive one (SOF2, SOF6, SOF10, SOF14), by walking
+/// the marker segments up to it. Anything unreadable counts as not progressive: the decoder will
+/// refuse it before it allocates its coefficients.
+fn jpeg_is_progressive(bytes: &[u8]) -> bool {
+    // After SOI.
+    let mut at = 2usize;
+    while let (Some(0xFF), Some(&marker)) = (bytes.get(at), bytes.get(at + 1)) {
+        match marker {
+            // Fill byte.
+            0xFF => {
+                at += 1;
+                continue;
+            }
+            // Start of frame (C4, C8 and CC are DHT, JPG and DAC).
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                return matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE)
+            }
+            // Start of scan before any frame: broken.
+            0xDA => return false,
+            // Markers without a length.
+            0x01 | 0xD0..=0xD8 => {
+                at += 2;
+                continue;
+            }
+            _ => {}
+        }
+        let Some(&[high, low]) = bytes.get(at + 2..at + 4) else {
+            return false;
+        };
+        at += 2 + usize::from(u16::from_be_bytes([high, low]));
+    }
+    false
+}
+
+fn png_error(error: png::DecodingError) -> RenderError {
+    match error {
+        png::DecodingError::LimitsExceeded => {
+            RenderError::TooLarge("the PNG decoder's memory limit".into())
+        }
+        other => RenderError::Decode(other.to_string()),
+    }
 }
 
 fn image_error(error: ImageError) -> RenderError {
@@ -684,6 +899,93 @@ mod tests {
 
     /// Asserts the colours of the four corners (top-left, top-right, bottom-left, bottom-right)
     /// of every rendition in `set`.
+    fn encoded(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
+        let mut bytes = Cursor::new(Vec::new());
+        image.write_to(&mut bytes, format).unwrap();
+        bytes.into_inner()
+    }
+
+    #[test]
+    fn sixteen_bit_pngs_render_in_their_colours() {
+        // Opaque RGBA16: JPEG renditions of the colour's high bytes.
+        let rgba16 = image::ImageBuffer::<Rgba<u16>, _>::from_pixel(
+            120,
+            100,
+            Rgba([0x0A00, 0xC8FF, 0x1E80, u16::MAX]),
+        );
+        let set = render_all(&encoded(
+            DynamicImage::ImageRgba16(rgba16),
+            ImageFormat::Png,
+        ))
+        .unwrap();
+        assert_eq!(set.renditions.len(), 3);
+        for rendition in &set.renditions {
+            assert_eq!(rendition.format, RenditionFormat::Jpeg);
+            let pixels = image::load_from_memory(&rendition.bytes)
+                .unwrap()
+                .into_rgb8();
+            assert!(pixels.pixels().all(|p| close(*p, [10, 200, 30], 6)));
+        }
+        // Grey with alpha, 16 bits: a transparent corner keeps the PNG with alpha.
+        let mut la16 = image::ImageBuffer::<image::LumaA<u16>, _>::from_pixel(
+            64,
+            64,
+            image::LumaA([0x8000, u16::MAX]),
+        );
+        la16.put_pixel(0, 0, image::LumaA([0, 0]));
+        let set = render_all(&encoded(DynamicImage::ImageLumaA16(la16), ImageFormat::Png)).unwrap();
+        assert_eq!(set.renditions.len(), 2);
+        assert_eq!(set.renditions[0].format, RenditionFormat::Png);
+        let pixels = image::load_from_memory(&set.renditions[1].bytes)
+            .unwrap()
+            .into_rgba8();
+        let centre = pixels.get_pixel(32, 32).0;
+        assert!(
+            centre[..3].iter().all(|&c| c.abs_diff(128) <= 2),
+            "{centre:?}"
+        );
+        assert_eq!(centre[3], 255);
+    }
+
+    #[test]
+    fn render_cost_counts_the_decoded_pixels_from_the_header() {
+        let mib = 1024 * 1024;
+        // 16-bit RGBA is decoded straight to 8 bits: 4 bytes a pixel, no copy.
+        let rgba16 = image::ImageBuffer::<Rgba<u16>, _>::from_pixel(200, 100, Rgba([1, 2, 3, 4]));
+        let png = encoded(DynamicImage::ImageRgba16(rgba16), ImageFormat::Png);
+        assert_eq!(render_cost(&png).unwrap(), 200 * 100 * 4 + 8 * mib);
+        // Grey: 1 byte a pixel, plus its RGB copy.
+        let grey = image::GrayImage::from_pixel(200, 100, image::Luma([9]));
+        let png = encoded(DynamicImage::ImageLuma8(grey.clone()), ImageFormat::Png);
+        assert_eq!(render_cost(&png).unwrap(), 200 * 100 * (1 + 3) + 8 * mib);
+        // An RGB JPEG decodes to RGB: 3 bytes a pixel.
+        let jpeg = jpeg_of(&RgbImage::from_pixel(200, 100, Rgb(RED)));
+        assert!(!jpeg_is_progressive(&jpeg));
+        assert_eq!(render_cost(&jpeg).unwrap(), 200 * 100 * 3 + 8 * mib);
+        // Too small to render: nothing is decoded.
+        let tiny = jpeg_of(&RgbImage::from_pixel(40, 400, Rgb(RED)));
+        assert_eq!(render_cost(&tiny).unwrap(), 0);
+        // Refused as render_all refuses it.
+        assert!(matches!(render_cost(b"hello"), Err(RenderError::Decode(_))));
+        let mut huge = png_of(&RgbaImage::from_pixel(1, 1, Rgba([0, 0, 0, 255])));
+        huge[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+        huge[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+        assert!(render_cost(&huge).is_err());
+    }
+
+    #[test]
+    fn progressive_jpegs_are_recognised_by_their_frame_header() {
+        let mut jpeg = jpeg_of(&RgbImage::from_pixel(64, 64, Rgb(RED)));
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame header");
+        jpeg[sof + 1] = 0xC2;
+        assert!(jpeg_is_progressive(&jpeg));
+        assert!(!jpeg_is_progressive(b""));
+        assert!(!jpeg_is_progressive(&[0xFF, 0xD8, 0xFF, 0xE0, 0xFF]));
+    }
+
     fn assert_corners(set: &RenditionSet, corners: [[u8; 3]; 4], what: &str) {
         assert_eq!(set.renditions.len(), 3, "{what}");
         for rendition in &set.renditions {
