@@ -190,13 +190,25 @@ pub trait RenditionCache: Send + Sync {
 
 /// Runs the CPU-bound rendering. An async server runs it off its I/O threads; embedding code
 /// without a runtime can use [`InlineRenderer`].
+///
+/// The caller may drop the future of [`Renderer::render`] at any point (every client waiting for
+/// the sizes went away). The renderer MUST NOT need that future to be polled again to make
+/// progress or to give back what it holds: once the future is dropped, work not yet started MUST
+/// NOT start, and work already running MUST run to completion on its own and then release every
+/// resource it holds (threads, permits, memory budget, the original). A renderer that bounds its
+/// concurrency MUST count each render against its bound until the CPU work really ends, not
+/// until its future is dropped. MUST return [`RenderError::Unavailable`] only for failures that
+/// say nothing about the image (a later render of the same bytes may succeed); the caller
+/// remembers every other error as the answer for those bytes.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Renderer: Send + Sync {
     async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError>;
 }
 
-/// Renders on the calling thread.
+/// Renders on the calling thread, within one poll of its future: dropping the future either
+/// never starts the work or comes after it ended, so it meets the [`Renderer`] contract without
+/// a runtime. Nothing bounds concurrent renders but the caller's own threads.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InlineRenderer;
 
