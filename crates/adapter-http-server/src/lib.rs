@@ -22,7 +22,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::Authenticator;
 pub use error::{ApiError, GraphError};
-pub use renderer::TokioRenderer;
+pub use renderer::{TokioRenderer, DEFAULT_RENDER_MEMORY};
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
 
 /// What every request needs.

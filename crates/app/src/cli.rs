@@ -82,6 +82,16 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 256)]
     pub rendition_cache: usize,
 
+    /// Memory for the pixels of originals being rendered into sizes, in bytes (or with a K, M
+    /// or G suffix: KiB, MiB, GiB). Renders wait for room; one that needs more runs alone.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_RENDER_MEMORY",
+        default_value = "384M",
+        value_parser = parse_bytes
+    )]
+    pub render_memory: u64,
+
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(
         long,
@@ -166,6 +176,32 @@ pub struct ClientArgs {
     /// Seconds one attempt may take.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+}
+
+/// `402653184`, `393216K`, `384M` or `1G` (binary multiples; `KiB`/`MiB`/`GiB` too): at least
+/// 1 MiB.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KIB" => 10,
+        "M" | "MIB" => 20,
+        "G" | "GIB" => 30,
+        _ => return Err(format!("unknown unit {unit:?}; use K, M or G")),
+    };
+    let bytes = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{text:?} is not a number of bytes"))?;
+    if bytes < 1 << 20 {
+        return Err("at least 1M".into());
+    }
+    Ok(bytes)
 }
 
 /// The photo's owner, e.g. `me`, `users/ID`, `groups/ID`, `me/contacts/ID`,
@@ -316,6 +352,17 @@ pub fn split_list(list: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_bytes("384M"), Ok(384 << 20));
+        assert_eq!(parse_bytes("1g"), Ok(1 << 30));
+        assert_eq!(parse_bytes("2048KiB"), Ok(2 << 20));
+        assert_eq!(parse_bytes("402653184"), Ok(402_653_184));
+        for bad in ["", "M", "12", "1T", "-1M", "1.5G", "99999999999999999999G"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn cli_is_well_formed() {

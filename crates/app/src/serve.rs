@@ -91,7 +91,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         Arc::clone(&directory) as _,
         Arc::new(MemPhotoStore::new()),
         Arc::new(MemRenditionCache::with_capacity(args.rendition_cache)),
-        Arc::new(TokioRenderer::default()),
+        Arc::new(TokioRenderer::for_cores(args.render_memory)),
     ));
     let app = router(AppState {
         service,
