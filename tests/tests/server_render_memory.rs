@@ -1,0 +1,149 @@
+//! The real `graph-photo serve` rendering the largest originals it accepts, several at once:
+//! its peak memory stays within the render memory budget (issue 8).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
+
+use std::io::Write;
+use std::time::Duration;
+
+use adapter_memstore::seed;
+use e2e::{run, Server};
+
+/// The default `--render-memory`.
+const RENDER_MEMORY: u64 = 384 << 20;
+/// What the server holds besides the pixels being rendered: code, the stored originals, the
+/// rendition cache, allocator slack.
+const BASELINE: u64 = 192 << 20;
+
+/// A `side` x `side` RGBA PNG with 16 bits a channel, one colour (from `seed`) but for narrow
+/// stripes: a few hundred KB that decode to `side`² x 8 bytes. Written row by row.
+fn big_png16(side: u32, seed: u8) -> Vec<u8> {
+    // The stream writer wants to own its sink.
+    let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut encoder = png::Encoder::new(Sink(std::rc::Rc::clone(&out)), side, side);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Sixteen);
+    let mut writer = encoder
+        .write_header()
+        .unwrap()
+        .into_stream_writer()
+        .unwrap();
+    let row: Vec<u8> = (0..side)
+        .flat_map(|x| {
+            let level = if x % 97 < 3 { 0x20 } else { seed };
+            [level, 0x11, 0x80, seed, 0x40, 0x00, 0xFF, 0xFF]
+        })
+        .collect();
+    for _ in 0..side {
+        writer.write_all(&row).unwrap();
+    }
+    writer.finish().unwrap();
+    out.take()
+}
+
+struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn token(data_dir: &std::path::Path, user: &str) -> String {
+    let output = run(&[
+        "token",
+        "--user",
+        user,
+        "--scopes",
+        "User.ReadWrite",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// The peak resident memory of a process, from `/proc/<pid>/status`.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in:\n{status}"));
+    kib * 1024
+}
+
+#[test]
+fn concurrent_renders_of_40_megapixel_16_bit_pngs_stay_within_the_budget() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: no /proc to read the peak memory from");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let photo = big_png16(6324, 0x60);
+    assert!(photo.len() < 4 << 20, "{} bytes", photo.len());
+    let users = [seed::ADELE_UPN, seed::MEGAN_UPN];
+    let tokens: Vec<String> = users.iter().map(|u| token(data.path(), u)).collect();
+    for (i, token) in tokens.iter().enumerate() {
+        // Two different versions, so that nothing is shared between the two renders.
+        let mut photo = photo.clone();
+        if i == 1 {
+            photo = big_png16(6324, 0x61);
+        }
+        let resp = http
+            .put(server.url("/v1.0/me/photo/$value"))
+            .bearer_auth(token)
+            .header("Content-Type", "image/png")
+            .body(photo)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let before = peak_rss(server.pid());
+
+    // Both originals rendered at once, each asked for by two readers.
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = tokens
+            .iter()
+            .flat_map(|token| ["648x648", "48x48"].map(|size| (token, size)))
+            .map(|(token, size)| {
+                let http = http.clone();
+                let url = server.url(&format!("/v1.0/me/photos/{size}/$value"));
+                scope.spawn(move || {
+                    let resp = http.get(url).bearer_auth(token).send().unwrap();
+                    assert_eq!(resp.status(), 200);
+                    resp.bytes().unwrap().len()
+                })
+            })
+            .collect();
+        for reader in readers {
+            assert!(reader.join().unwrap() > 0);
+        }
+    });
+
+    let peak = peak_rss(server.pid());
+    eprintln!(
+        "peak RSS {} MiB (before rendering {} MiB)",
+        peak >> 20,
+        before >> 20
+    );
+    assert!(peak < 1 << 30, "peak RSS {} MiB", peak >> 20);
+    assert!(
+        peak < RENDER_MEMORY + BASELINE,
+        "peak RSS {} MiB, beyond the {} MiB budget plus {} MiB",
+        peak >> 20,
+        RENDER_MEMORY >> 20,
+        BASELINE >> 20
+    );
+    let _ = std::io::stderr().flush();
+}
