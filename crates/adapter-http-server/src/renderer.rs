@@ -9,8 +9,8 @@ use photo_core::ports::Renderer;
 use photo_core::renditions::{render_all, render_cost, RenderError, RenditionSet};
 use tokio::sync::Semaphore;
 
-/// Render memory when none is configured: two 40 MP RGBA originals (160 MB of pixels each) at
-/// once, or one progressive 40 MP JPEG (440 MB) alone.
+/// Render memory when none is configured: two 40 MP RGBA originals at once (160 MB of pixels,
+/// 170 MiB with the codecs' buffers, each), or one progressive 40 MP JPEG (about 450 MB) alone.
 pub const DEFAULT_RENDER_MEMORY: u64 = 384 * 1024 * 1024;
 
 /// The memory budget is counted in KiB, so that it fits the semaphore's `u32` weights.
