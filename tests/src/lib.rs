@@ -22,7 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Environment variables of the binary that must not leak in from the caller's shell.
-const ENV_VARS: [&str; 10] = [
+const ENV_VARS: [&str; 11] = [
     "GRAPH_PHOTO_LISTEN",
     "GRAPH_PHOTO_DATA_DIR",
     "GRAPH_PHOTO_DIRECTORY",
@@ -33,6 +33,7 @@ const ENV_VARS: [&str; 10] = [
     "GRAPH_PHOTO_LOG",
     "GRAPH_PHOTO_TLS_CERT",
     "GRAPH_PHOTO_TLS_KEY",
+    "GRAPH_PHOTO_RENDER_MEMORY",
 ];
 
 /// The `graph-photo` binary of this build: `target/<profile>/graph-photo`, next to the
