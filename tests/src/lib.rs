@@ -22,7 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Environment variables of the binary that must not leak in from the caller's shell.
-const ENV_VARS: [&str; 11] = [
+const ENV_VARS: &[&str] = &[
     "GRAPH_PHOTO_LISTEN",
     "GRAPH_PHOTO_DATA_DIR",
     "GRAPH_PHOTO_DIRECTORY",
@@ -34,6 +34,10 @@ const ENV_VARS: [&str; 11] = [
     "GRAPH_PHOTO_TLS_CERT",
     "GRAPH_PHOTO_TLS_KEY",
     "GRAPH_PHOTO_RENDER_MEMORY",
+    "GRAPH_PHOTO_HEADER_TIMEOUT",
+    "GRAPH_PHOTO_IDLE_TIMEOUT",
+    "GRAPH_PHOTO_MAX_CONNECTIONS",
+    "GRAPH_PHOTO_SHUTDOWN_GRACE",
 ];
 
 /// The `graph-photo` binary of this build: `target/<profile>/graph-photo`, next to the
@@ -265,13 +269,23 @@ impl Server {
 
     /// Sends SIGTERM (with the `kill` command) and waits for the exit.
     pub fn terminate(mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait_for_exit(STOP_TIMEOUT)
+            .unwrap_or_else(|| panic!("still running {STOP_TIMEOUT:?} after SIGTERM"))
+    }
+
+    /// Sends SIGTERM (with the `kill` command) without waiting for the exit.
+    pub fn send_sigterm(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status()
             .expect("the kill command");
         assert!(status.success(), "kill -TERM failed: {status}");
-        self.wait_for_exit(STOP_TIMEOUT)
-            .unwrap_or_else(|| panic!("still running {STOP_TIMEOUT:?} after SIGTERM"))
+    }
+
+    /// The exit status once the server has exited, or `None` if it still runs after `timeout`.
+    pub fn exit_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.wait_for_exit(timeout)
     }
 
     fn try_exit_status(&mut self) -> Option<ExitStatus> {

@@ -10,6 +10,7 @@ mod error;
 mod handlers;
 mod renderer;
 pub mod tls;
+pub mod transport;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub use auth::Authenticator;
 pub use error::{ApiError, GraphError};
 pub use renderer::{TokioRenderer, DEFAULT_RENDER_MEMORY};
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
+pub use transport::{serve, Limits};
 
 /// What every request needs.
 #[derive(Clone)]

@@ -5,30 +5,26 @@
 //! (`@microsoft/microsoft-graph-client` 3.x) sends the `Authorization` header only to `https://`
 //! URLs of Graph's hosts or of its `customHosts`, so it cannot call a plain-http server.
 //!
-//! [`serve_tls`] is `axum::serve` for TLS: the accept loop hands each connection to its own
-//! task (TLS handshake, then hyper's HTTP/1.1-or-HTTP/2 connection), so a slow or broken
-//! client never holds up the others; a failed handshake is logged at `debug` and forgotten.
-//! On shutdown it stops accepting and waits for the open connections to finish their requests.
+//! The accept loop is [`crate::transport`]'s, shared with plain http: each connection gets its
+//! own task (TLS handshake within the header timeout, then hyper's HTTP/1.1-or-HTTP/2
+//! connection), so a slow or broken client never holds up the others.
 
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Request};
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
+
+use crate::transport::Limits;
 
 pub use rustls::ServerConfig;
 
@@ -39,9 +35,6 @@ pub const SELF_SIGNED_KEY_FILE: &str = "tls-key.pem";
 
 /// The names the self-signed certificate is valid for.
 pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-
-/// How long a client may take from connecting to the end of its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The first byte of every TLS connection: a handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -237,98 +230,35 @@ pub fn server_config_from_pem(
     Ok(Arc::new(config))
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` resolves; then stops accepting and
-/// returns once the open connections have finished their requests. A failed handshake or
-/// connection only ends that connection.
+/// Serves `app` over TLS on `listener` with the default [`Limits`] until `shutdown` resolves;
+/// then stops accepting and returns once the open connections have finished their requests
+/// (or the grace period is over). A failed handshake or connection only ends that connection.
 pub async fn serve_tls(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let acceptor = TlsAcceptor::from(config);
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    accept_error(error).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
-            stream,
-            acceptor.clone(),
-            app.clone(),
-            graceful.watcher(),
-            peer,
-        ));
-    }
-    drop(listener);
-    tracing::debug!(
-        connections = graceful.count(),
-        "TLS: stopped accepting; waiting for open connections"
-    );
-    graceful.shutdown().await;
-    Ok(())
+    crate::transport::serve(listener, app, Limits::default(), Some(config), shutdown).await
 }
 
-/// Like `axum::serve`: a per-connection error is nothing to wait for; anything else (out of
-/// file descriptors, say) is given a second to clear before accepting again.
-async fn accept_error(error: io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        tracing::debug!(%error, "TLS: accept");
-        return;
-    }
-    tracing::error!(%error, "TLS: accept failed; retrying in 1 s");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-}
-
-/// One connection: handshake (bounded in time), then HTTP/1.1 or HTTP/2 until the client
-/// leaves or the server shuts down.
-async fn serve_connection(
+/// The TLS handshake of one connection (the caller bounds it in time); a plain-http client is
+/// answered instead, and a failed handshake is logged at `debug` and forgotten.
+pub(crate) async fn handshake(
     stream: TcpStream,
-    acceptor: TlsAcceptor,
-    app: Router,
-    watcher: Watcher,
+    acceptor: &TlsAcceptor,
     peer: std::net::SocketAddr,
-) {
-    let handshake = async {
-        if !starts_like_tls(&stream).await {
-            answer_plain_http(stream).await;
-            return None;
+) -> Option<TlsStream<TcpStream>> {
+    if !starts_like_tls(&stream).await {
+        answer_plain_http(stream).await;
+        return None;
+    }
+    match acceptor.accept(stream).await {
+        Ok(tls) => Some(tls),
+        Err(error) => {
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            None
         }
-        match acceptor.accept(stream).await {
-            Ok(tls) => Some(tls),
-            Err(error) => {
-                tracing::debug!(%peer, %error, "TLS handshake failed");
-                None
-            }
-        }
-    };
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-        Ok(Some(tls)) => tls,
-        Ok(None) => return,
-        Err(_) => {
-            tracing::debug!(%peer, "TLS handshake timed out");
-            return;
-        }
-    };
-    let service = TowerToHyperService::new(app.map_request(host_from_authority));
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection(TokioIo::new(tls), service);
-    if let Err(error) = watcher.watch(connection).await {
-        tracing::debug!(%peer, %error, "connection ended with an error");
     }
 }
 
@@ -354,7 +284,7 @@ async fn answer_plain_http(mut stream: TcpStream) {
 
 /// HTTP/2 carries the host in `:authority`, not in a `Host` header; the handlers read `Host`.
 /// The request is also marked as served over TLS, for the `https` of `@odata.context`.
-fn host_from_authority(mut request: Request<Incoming>) -> Request<Incoming> {
+pub(crate) fn host_from_authority(mut request: Request<Incoming>) -> Request<Incoming> {
     request
         .extensions_mut()
         .insert(crate::handlers::ServedOverTls);

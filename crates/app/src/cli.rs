@@ -113,6 +113,44 @@ pub struct ServeArgs {
     /// Do not print a development token on start.
     #[arg(long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Connection limits of `serve` (what keeps it up under hostile or broken clients).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Seconds a client may take to send a request head (and the TLS handshake before it);
+    /// a connection that sends nothing at all is closed after this too.
+    #[arg(long, env = "GRAPH_PHOTO_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+
+    /// Seconds a connection with no request in progress is kept open.
+    #[arg(long, env = "GRAPH_PHOTO_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+
+    /// Connections served at once; more are answered 503 and closed. Default: the file
+    /// limit (raised to its hard limit on start) less 64, at most 10000.
+    #[arg(long, env = "GRAPH_PHOTO_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
+
+    /// Seconds a shutdown (SIGTERM, SIGINT) waits for requests in progress before closing
+    /// their connections and exiting.
+    #[arg(long, env = "GRAPH_PHOTO_SHUTDOWN_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace: u64,
+}
+
+impl Default for LimitArgs {
+    /// The command line's defaults (for code that builds `ServeArgs` itself).
+    fn default() -> Self {
+        LimitArgs {
+            header_timeout: 10,
+            idle_timeout: 60,
+            max_connections: None,
+            shutdown_grace: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -29,11 +29,15 @@ fn main() -> ExitCode {
             }
         }),
         Command::Serve(args) => runtime().and_then(|rt| {
-            rt.block_on(async {
+            let served = rt.block_on(async {
                 let server = app::serve::bind(&args).await?;
                 println!("{}", server.banner(!args.quiet));
                 server.run(app::serve::shutdown_signal()).await
-            })
+            });
+            // `run` returns at the end of the shutdown grace period at the latest; a render
+            // still running on a blocking thread must not hold the exit up.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            served
         }),
     };
     match result {

@@ -4,15 +4,16 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
 use adapter_http_server::tls::{self, SelfSignedFiles};
-use adapter_http_server::{router, AppState, Authenticator, TokioRenderer};
+use adapter_http_server::{router, transport, AppState, Authenticator, Limits, TokioRenderer};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
 use photo_core::service::PhotoService;
 use tokio::net::TcpListener;
 
-use crate::cli::ServeArgs;
+use crate::cli::{LimitArgs, ServeArgs};
 use crate::token::load_directory;
 use crate::{default_data_dir, AppError};
 
@@ -33,6 +34,68 @@ pub struct Server {
     pub dev_key: Option<Arc<DevKey>>,
     /// Serving HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`), else plain http.
     pub tls: Option<Tls>,
+    /// The connection limits it serves under.
+    pub limits: Limits,
+}
+
+/// Descriptors kept free of connections for everything else: the listener, logs, the JWKS
+/// fetch, the runtime's own, a burst of connections being refused.
+const RESERVED_FILES: u64 = 64;
+
+/// The default connection limit never exceeds this, however high the file limit.
+const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
+
+/// Raises the soft limit of open files to the hard limit (each connection is one) and returns
+/// the limit in force, or `None` where the platform has none to read.
+fn raise_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let before = rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft);
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(now) => {
+                tracing::info!(
+                    limit = now,
+                    before = before.unwrap_or(now),
+                    "open file limit"
+                );
+                Some(now)
+            }
+            Err(error) => {
+                tracing::warn!(%error, limit = ?before, "cannot raise the open file limit");
+                before
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The limits the arguments ask for; the connection limit defaults to what the file limit
+/// allows.
+fn limits(args: &LimitArgs, file_limit: Option<u64>) -> Limits {
+    let fits = file_limit.map(|limit| limit.saturating_sub(RESERVED_FILES).max(1));
+    let max_connections = match (args.max_connections, fits) {
+        (Some(asked), Some(fits)) if asked > fits => {
+            tracing::warn!(
+                max_connections = asked,
+                file_limit = ?file_limit,
+                "--max-connections is above what the open file limit allows; new connections may fail with EMFILE"
+            );
+            asked
+        }
+        (Some(asked), _) => asked,
+        (None, fits) => fits
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS)
+            .min(DEFAULT_MAX_CONNECTIONS),
+    };
+    Limits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    }
 }
 
 /// How HTTPS is served.
@@ -69,6 +132,7 @@ fn tls_setup(args: &ServeArgs) -> Result<Option<Tls>, AppError> {
 
 /// Builds the whole stack and binds the listener.
 pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
+    let limits = limits(&args.limits, raise_file_limit());
     let directory = Arc::new(load_directory(args.dirs.directory.as_deref())?);
     let tls = tls_setup(args)?;
 
@@ -113,22 +177,26 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         directory,
         dev_key,
         tls,
+        limits,
     })
 }
 
 impl Server {
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish within the
+    /// shutdown grace period and returns (closing the connections still open).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        if let Some(tls) = self.tls {
-            return tls::serve_tls(self.listener, tls.config, self.app, shutdown)
-                .await
-                .map_err(AppError::Serve);
-        }
-        axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
+        tracing::info!(
+            header_timeout_secs = self.limits.header_timeout.as_secs(),
+            idle_timeout_secs = self.limits.idle_timeout.as_secs(),
+            max_connections = self.limits.max_connections,
+            shutdown_grace_secs = self.limits.shutdown_grace.as_secs(),
+            "connection limits"
+        );
+        let tls = self.tls.map(|tls| tls.config);
+        transport::serve(self.listener, self.app, self.limits, tls, shutdown)
             .await
             .map_err(AppError::Serve)
     }
@@ -246,5 +314,5 @@ pub async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutting down");
 }

@@ -40,10 +40,12 @@ fn start_server() -> TestServer {
         audiences: Vec::new(),
         public_url: None,
         rendition_cache: 64,
+        render_memory: adapter_http_server::DEFAULT_RENDER_MEMORY,
         tls_cert: None,
         tls_key: None,
         tls_self_signed: false,
         quiet: true,
+        limits: Default::default(),
     };
     let server = runtime.block_on(app::serve::bind(&args)).unwrap();
     let base_url = format!("http://{}", server.addr);
