@@ -22,7 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Environment variables of the binary that must not leak in from the caller's shell.
-const ENV_VARS: [&str; 10] = [
+const ENV_VARS: [&str; 14] = [
     "GRAPH_PHOTO_LISTEN",
     "GRAPH_PHOTO_DATA_DIR",
     "GRAPH_PHOTO_DIRECTORY",
@@ -33,6 +33,10 @@ const ENV_VARS: [&str; 10] = [
     "GRAPH_PHOTO_LOG",
     "GRAPH_PHOTO_TLS_CERT",
     "GRAPH_PHOTO_TLS_KEY",
+    "GRAPH_PHOTO_MAX_UPLOAD_MEMORY",
+    "GRAPH_PHOTO_UPLOAD_WAIT",
+    "GRAPH_PHOTO_BODY_TIMEOUT",
+    "GRAPH_PHOTO_BODY_MIN_RATE",
 ];
 
 /// The `graph-photo` binary of this build: `target/<profile>/graph-photo`, next to the

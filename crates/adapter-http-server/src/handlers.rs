@@ -13,7 +13,6 @@ use std::time::Duration;
 use axum::body::HttpBody;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
-use bytes::BytesMut;
 use futures::StreamExt;
 use photo_core::error::PhotoError;
 use photo_core::etag::{ETag, TagCondition};
@@ -314,16 +313,26 @@ async fn read_body(
         return Ok(Bytes::new());
     };
     let mut frames = body.into_data_stream();
-    let mut collected = BytesMut::with_capacity(request_body.exact_len.map_or(0, |_| expected));
+    // A Vec rather than BytesMut: its growth can be bounded exactly (a chunked body doubles
+    // its buffer, never past the limit), and `Bytes::from` takes it over without a copy.
+    let mut collected: Vec<u8> = Vec::with_capacity(request_body.exact_len.map_or(0, |_| expected));
     let read = async {
         while let Some(frame) = frames.next().await {
             let chunk = frame.map_err(|_| ApiError::BodyRead)?;
-            if collected.len() + chunk.len() > MAX_PHOTO_BYTES {
+            let needed = collected.len() + chunk.len();
+            if needed > MAX_PHOTO_BYTES {
                 return Err(PhotoError::TooLarge {
                     limit: MAX_PHOTO_BYTES as u64,
                     size: None,
                 }
                 .into());
+            }
+            if needed > collected.capacity() {
+                // `needed` <= the limit, so the bounds are ordered.
+                let target = (collected.capacity() * 2)
+                    .max(64 * 1024)
+                    .clamp(needed, MAX_PHOTO_BYTES);
+                collected.reserve_exact(target - collected.len());
             }
             collected.extend_from_slice(&chunk);
         }
@@ -332,7 +341,7 @@ async fn read_body(
     match tokio::time::timeout(allowed, read).await {
         Ok(Ok(())) => {
             request_body.finished = true;
-            Ok(collected.freeze())
+            Ok(Bytes::from(collected))
         }
         Ok(Err(error)) => Err(error),
         Err(_) => Err(ApiError::BodyTimeout(allowed.as_secs())),

@@ -69,9 +69,10 @@ impl UploadLimits {
     /// A budget of `max_memory` bytes (raised to the 4 MiB photo limit, so that any single
     /// upload fits) and the other limits at their defaults.
     pub fn new(max_memory: usize) -> Self {
-        let max_memory = max_memory
-            .max(photo_core::validation::MAX_PHOTO_BYTES)
-            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        let max_memory = max_memory.clamp(
+            photo_core::validation::MAX_PHOTO_BYTES,
+            tokio::sync::Semaphore::MAX_PERMITS,
+        );
         Self {
             budget: Arc::new(tokio::sync::Semaphore::new(max_memory)),
             max_memory,
@@ -140,16 +141,18 @@ pub fn router(state: AppState) -> Router {
     // tower-http's CORS layer answers every `OPTIONS` as a preflight (200, no `Allow`); any
     // other `OPTIONS` goes to the handler, which answers 405 with `Allow` like every method a
     // route does not accept (spec A6).
-    let dispatch = tower::service_fn(move |request: Request| {
+    // A handler rather than a service: axum strips the body of a HEAD answer only around a
+    // handler, and it must do so outside the envelope, which writes error bodies.
+    let dispatch = move |request: Request| {
         let service = if request.method() == Method::OPTIONS && !is_preflight(&request) {
             api.clone()
         } else {
             with_cors.clone()
         };
         tower::ServiceExt::oneshot(service, request)
-    });
+    };
     Router::new()
-        .fallback_service(dispatch)
+        .fallback(dispatch)
         // The envelope wraps CORS so that preflight answers carry request ids too (spec C6).
         .layer(axum::middleware::from_fn(envelope::graph_envelope))
         .layer(TraceLayer::new_for_http())

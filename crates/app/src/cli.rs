@@ -154,6 +154,18 @@ pub struct UploadArgs {
     pub body_min_rate: u64,
 }
 
+/// The same defaults as the command line (for code that builds `ServeArgs` itself).
+impl Default for UploadArgs {
+    fn default() -> Self {
+        Self {
+            max_upload_memory: adapter_http_server::DEFAULT_MAX_UPLOAD_MEMORY as u64,
+            upload_wait: adapter_http_server::DEFAULT_UPLOAD_WAIT.as_secs(),
+            body_timeout: adapter_http_server::DEFAULT_BODY_TIMEOUT.as_secs(),
+            body_min_rate: adapter_http_server::DEFAULT_BODY_MIN_RATE,
+        }
+    }
+}
+
 impl UploadArgs {
     pub fn limits(&self) -> adapter_http_server::UploadLimits {
         let max_memory = usize::try_from(self.max_upload_memory).unwrap_or(usize::MAX);

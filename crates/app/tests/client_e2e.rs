@@ -45,6 +45,7 @@ async fn start_server() -> TestServer {
         tls_key: None,
         tls_self_signed: false,
         quiet: true,
+        uploads: Default::default(),
     };
     let server = app::serve::bind(&args).await.unwrap();
     let mut request = TokenRequest::delegated(

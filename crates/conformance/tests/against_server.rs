@@ -44,6 +44,7 @@ fn start_server() -> TestServer {
         tls_key: None,
         tls_self_signed: false,
         quiet: true,
+        uploads: Default::default(),
     };
     let server = runtime.block_on(app::serve::bind(&args)).unwrap();
     let base_url = format!("http://{}", server.addr);
