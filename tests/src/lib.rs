@@ -38,6 +38,10 @@ const ENV_VARS: &[&str] = &[
     "GRAPH_PHOTO_IDLE_TIMEOUT",
     "GRAPH_PHOTO_MAX_CONNECTIONS",
     "GRAPH_PHOTO_SHUTDOWN_GRACE",
+    "GRAPH_PHOTO_MAX_UPLOAD_MEMORY",
+    "GRAPH_PHOTO_UPLOAD_WAIT",
+    "GRAPH_PHOTO_BODY_TIMEOUT",
+    "GRAPH_PHOTO_BODY_MIN_RATE",
 ];
 
 /// The `graph-photo` binary of this build: `target/<profile>/graph-photo`, next to the

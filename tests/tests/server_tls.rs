@@ -99,6 +99,7 @@ async fn live() -> Live {
         service,
         auth: Arc::new(auth),
         public_base_url: None,
+        uploads: Default::default(),
     });
     let pair = cert();
     let config = tls::server_config_from_pem(

@@ -21,6 +21,12 @@ pub enum ApiError {
     /// The connection failed while the body was being read.
     #[error("The request body could not be read.")]
     BodyRead,
+    /// The upload memory budget stayed full for the whole wait (`serve --max-upload-memory`).
+    #[error("The server is receiving too many uploads at once. Please retry later.")]
+    UploadsBusy,
+    /// The body did not arrive in time (`serve --body-timeout`, `--body-min-rate`).
+    #[error("The request body did not arrive within {0} s; nothing was stored.")]
+    BodyTimeout(u64),
 }
 
 impl From<RouteError> for ApiError {
@@ -46,6 +52,9 @@ impl ApiError {
         match self {
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),
             ApiError::BodyRead => (StatusCode::BAD_REQUEST, "BadRequest"),
+            ApiError::UploadsBusy => (StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable"),
+            // Graph's lower-camel codes of its generic errors (`serviceNotAvailable`).
+            ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "requestTimeout"),
             ApiError::Photo(error) => match error {
                 P::Route(RouteError::MethodNotAllowed { .. }) => {
                     (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
@@ -99,7 +108,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static(crate::auth::WWW_AUTHENTICATE),
                 );
             }
-            ApiError::Photo(PhotoError::Unavailable(_)) => {
+            ApiError::Photo(PhotoError::Unavailable(_)) | ApiError::UploadsBusy => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),

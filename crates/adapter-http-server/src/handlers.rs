@@ -8,9 +8,11 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use std::time::Duration;
+
+use axum::body::HttpBody;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
-use bytes::BytesMut;
 use futures::StreamExt;
 use photo_core::error::PhotoError;
 use photo_core::etag::{ETag, TagCondition};
@@ -22,8 +24,10 @@ use photo_core::target::{ApiVersion, Operation, Route};
 use photo_core::validation::MAX_PHOTO_BYTES;
 use serde::Serialize;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{AppState, UploadLimits};
 
 /// The route and operation of a request (spec A6: decided before authentication).
 pub(crate) struct GraphRequest {
@@ -58,13 +62,19 @@ pub(crate) struct Conditions {
 
 impl Conditions {
     fn from_headers(headers: &HeaderMap) -> Self {
+        // A value that is not visible ASCII is malformed, never ignored: ignoring an
+        // `If-Match` would turn a conditional write into an unconditional one.
         let read = |name: header::HeaderName| {
-            let values: Vec<&str> = headers
+            let values: Option<Vec<&str>> = headers
                 .get_all(name)
                 .iter()
-                .filter_map(|v| v.to_str().ok())
+                .map(|v| v.to_str().ok())
                 .collect();
-            (!values.is_empty()).then(|| TagCondition::parse(&values.join(",")))
+            match values {
+                Some(values) if values.is_empty() => None,
+                Some(values) => Some(TagCondition::parse(&values.join(","))),
+                None => Some(TagCondition::Malformed),
+            }
         };
         Conditions {
             if_match: read(header::IF_MATCH),
@@ -77,20 +87,49 @@ impl Conditions {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServedOverTls;
 
+/// The request body and whether it was read to its end.
+pub(crate) struct RequestBody {
+    body: Option<Body>,
+    /// The body's exact length when known (`Content-Length`, or none at all), else `None`
+    /// (chunked, HTTP/2 without a length).
+    exact_len: Option<u64>,
+    finished: bool,
+}
+
+impl RequestBody {
+    fn new(body: Body) -> Self {
+        let exact_len = body.size_hint().exact();
+        Self {
+            body: Some(body),
+            exact_len,
+            finished: exact_len == Some(0),
+        }
+    }
+}
+
 pub(crate) async fn handle(
     State(state): State<AppState>,
     tls: Option<axum::Extension<ServedOverTls>>,
+    version: Version,
     request: Result<GraphRequest, ApiError>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    // A refused upload's body is left unread (spec B4, D7): hyper discards what it can without
-    // waiting and closes the connection otherwise.
-    let mut body = Some(body);
+    let mut body = RequestBody::new(body);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    respond(&state, scheme, request, &headers, &mut body)
+    let mut response = respond(&state, scheme, request, &headers, &mut body)
         .await
-        .unwrap_or_else(IntoResponse::into_response)
+        .unwrap_or_else(IntoResponse::into_response);
+    // An answer given before the announced body was read (any refusal, spec B4 and D7, or
+    // a body that ran over its deadline) leaves the rest unread, and hyper then closes the
+    // connection. Saying so lets an HTTP/1.1 client read the answer as the last one instead
+    // of meeting a closed connection on its next request. (HTTP/2 resets just the stream.)
+    if !body.finished && version <= Version::HTTP_11 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn respond(
@@ -98,7 +137,7 @@ async fn respond(
     scheme: &str,
     request: Result<GraphRequest, ApiError>,
     headers: &HeaderMap,
-    body: &mut Option<Body>,
+    body: &mut RequestBody,
 ) -> Result<Response, ApiError> {
     // Routing is decided before authentication (spec A6, D7).
     let GraphRequest { route, operation } = request?;
@@ -117,8 +156,14 @@ async fn respond(
                     conditions.if_match.as_ref(),
                 )
                 .await?;
-            let body = read_body(body.take().unwrap_or_default()).await?;
-            let stored = service.finish_update(pending, body).await?;
+            // Room in the upload budget before any byte is read: over the cap the body
+            // stays unread (in the kernel's buffers), bounded by the wait.
+            let reserve = body
+                .exact_len
+                .map_or(MAX_PHOTO_BYTES, |n| n.min(MAX_PHOTO_BYTES as u64) as usize);
+            let _permit = reserve_upload(&state.uploads, reserve).await?;
+            let bytes = read_body(body, &state.uploads).await?;
+            let stored = service.finish_update(pending, bytes).await?;
             Ok(updated(&stored.etag))
         }
         Operation::Delete => {
@@ -227,23 +272,80 @@ fn reject_declared_oversize(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Reads the body, never holding more than the limit: a chunked body is refused as soon as it
-/// passes the limit, and not read further (spec B4).
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    let mut frames = body.into_data_stream();
-    let mut collected = BytesMut::new();
-    while let Some(frame) = frames.next().await {
-        let chunk = frame.map_err(|_| ApiError::BodyRead)?;
-        if collected.len() + chunk.len() > MAX_PHOTO_BYTES {
-            return Err(PhotoError::TooLarge {
-                limit: MAX_PHOTO_BYTES as u64,
-                size: None,
-            }
-            .into());
-        }
-        collected.extend_from_slice(&chunk);
+/// Takes `bytes` from the upload budget, waiting at most `limits.wait` (then `503`).
+async fn reserve_upload(
+    limits: &UploadLimits,
+    bytes: usize,
+) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
+    let Ok(permits) = u32::try_from(bytes.min(limits.max_memory())) else {
+        return Err(ApiError::UploadsBusy);
+    };
+    if permits == 0 {
+        return Ok(None);
     }
-    Ok(collected.freeze())
+    match tokio::time::timeout(limits.wait, limits.budget().acquire_many_owned(permits)).await {
+        Ok(Ok(permit)) => Ok(Some(permit)),
+        // Elapsed, or a closed semaphore (never closed; treated alike).
+        Ok(Err(_)) | Err(_) => {
+            tracing::warn!(
+                bytes,
+                "upload refused: the upload memory budget stayed full"
+            );
+            Err(ApiError::UploadsBusy)
+        }
+    }
+}
+
+/// Reads the body into one buffer sized from its `Content-Length` (no regrowth, no copy on
+/// freeze), never holding more than the limit: a chunked body is refused as soon as it passes
+/// the limit, and not read further (spec B4). The whole body must arrive within
+/// `max(body_timeout, size / min_rate)`, `size` being the limit when unknown.
+async fn read_body(
+    request_body: &mut RequestBody,
+    limits: &UploadLimits,
+) -> Result<Bytes, ApiError> {
+    let expected = request_body
+        .exact_len
+        .map_or(MAX_PHOTO_BYTES, |n| n.min(MAX_PHOTO_BYTES as u64) as usize);
+    let at_min_rate = Duration::from_secs(expected as u64 / limits.min_rate.max(1));
+    let allowed = limits.body_timeout.max(at_min_rate);
+    let Some(body) = request_body.body.take() else {
+        return Ok(Bytes::new());
+    };
+    let mut frames = body.into_data_stream();
+    // A Vec rather than BytesMut: its growth can be bounded exactly (a chunked body doubles
+    // its buffer, never past the limit), and `Bytes::from` takes it over without a copy.
+    let mut collected: Vec<u8> = Vec::with_capacity(request_body.exact_len.map_or(0, |_| expected));
+    let read = async {
+        while let Some(frame) = frames.next().await {
+            let chunk = frame.map_err(|_| ApiError::BodyRead)?;
+            let needed = collected.len() + chunk.len();
+            if needed > MAX_PHOTO_BYTES {
+                return Err(PhotoError::TooLarge {
+                    limit: MAX_PHOTO_BYTES as u64,
+                    size: None,
+                }
+                .into());
+            }
+            if needed > collected.capacity() {
+                // `needed` <= the limit, so the bounds are ordered.
+                let target = (collected.capacity() * 2)
+                    .max(64 * 1024)
+                    .clamp(needed, MAX_PHOTO_BYTES);
+                collected.reserve_exact(target - collected.len());
+            }
+            collected.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(allowed, read).await {
+        Ok(Ok(())) => {
+            request_body.finished = true;
+            Ok(Bytes::from(collected))
+        }
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(ApiError::BodyTimeout(allowed.as_secs())),
+    }
 }
 
 fn etag_header(etag: &ETag) -> Option<HeaderValue> {

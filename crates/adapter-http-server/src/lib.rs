@@ -1,7 +1,8 @@
 //! The Graph-compatible HTTP face of graph-photo: an axum [`Router`] over photo-core's
 //! [`PhotoService`], with JWT bearer auth, Graph's error envelope and response headers.
 //!
-//! Request path: envelope (request ids, error body) -> CORS -> panic guard -> extractors
+//! Request path: envelope (request ids, error body) -> CORS (preflights only; any other
+//! `OPTIONS` skips it) -> panic guard -> extractors
 //! (route: 400/405; caller: 401) -> handler -> use case (403/404/400/412/...).
 
 pub mod auth;
@@ -13,7 +14,9 @@ pub mod tls;
 pub mod transport;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::extract::Request;
 use axum::http::{header, HeaderName, Method};
 use axum::Router;
 use photo_core::service::PhotoService;
@@ -35,6 +38,66 @@ pub struct AppState {
     /// The public root (`https://photos.example.com`) used in `@odata.context`; when `None`,
     /// the request's `Host` over plain http.
     pub public_base_url: Option<String>,
+    /// What an upload may hold and how long it may take (issue 8).
+    pub uploads: UploadLimits,
+}
+
+/// The default cap on upload bytes held at once: 32 uploads of the 4 MiB limit. Far more
+/// than 2 cores validate and store at once, and small enough that a flood of uploads keeps
+/// the server well under 512 MB.
+pub const DEFAULT_MAX_UPLOAD_MEMORY: usize = 128 * 1024 * 1024;
+/// How long an upload waits for room in the budget before a `503` by default.
+pub const DEFAULT_UPLOAD_WAIT: Duration = Duration::from_secs(10);
+/// The least time a body is given to arrive by default, whatever its size.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The slowest upload accepted by default, in bytes per second (a 4 MiB body gets 64 s).
+pub const DEFAULT_BODY_MIN_RATE: u64 = 64 * 1024;
+
+/// Limits on upload bodies: memory held at once (a weighted semaphore of bytes), the wait
+/// for room in it, and the time a body may take to arrive. Clones share the budget.
+#[derive(Debug, Clone)]
+pub struct UploadLimits {
+    budget: Arc<tokio::sync::Semaphore>,
+    max_memory: usize,
+    /// How long an upload waits for room in the budget before `503` + `Retry-After`.
+    pub wait: Duration,
+    /// A body must arrive within `max(body_timeout, size / min_rate)`, else `408`.
+    pub body_timeout: Duration,
+    /// Bytes per second; at least 1.
+    pub min_rate: u64,
+}
+
+impl UploadLimits {
+    /// A budget of `max_memory` bytes (raised to the 4 MiB photo limit, so that any single
+    /// upload fits) and the other limits at their defaults.
+    pub fn new(max_memory: usize) -> Self {
+        let max_memory = max_memory.clamp(
+            photo_core::validation::MAX_PHOTO_BYTES,
+            tokio::sync::Semaphore::MAX_PERMITS,
+        );
+        Self {
+            budget: Arc::new(tokio::sync::Semaphore::new(max_memory)),
+            max_memory,
+            wait: DEFAULT_UPLOAD_WAIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            min_rate: DEFAULT_BODY_MIN_RATE,
+        }
+    }
+
+    /// The cap on upload bytes held at once.
+    pub fn max_memory(&self) -> usize {
+        self.max_memory
+    }
+
+    pub(crate) fn budget(&self) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(&self.budget)
+    }
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_UPLOAD_MEMORY)
+    }
 }
 
 /// Browsers may call the API from any origin (Graph does the same: tokens, not cookies,
@@ -62,14 +125,37 @@ fn cors() -> CorsLayer {
         .max_age(std::time::Duration::from_secs(3600))
 }
 
+/// A CORS preflight: `OPTIONS` with `Access-Control-Request-Method` (Fetch standard).
+fn is_preflight(request: &Request) -> bool {
+    request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
 /// The whole API: every path is parsed by the core's grammar in the one handler.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let api = Router::new()
         .fallback(handlers::handle)
         .with_state(state)
-        .layer(CatchPanicLayer::custom(envelope::panic_response))
+        .layer(CatchPanicLayer::custom(envelope::panic_response));
+    let with_cors = api.clone().layer(cors());
+    // tower-http's CORS layer answers every `OPTIONS` as a preflight (200, no `Allow`); any
+    // other `OPTIONS` goes to the handler, which answers 405 with `Allow` like every method a
+    // route does not accept (spec A6).
+    // A handler rather than a service: axum strips the body of a HEAD answer only around a
+    // handler, and it must do so outside the envelope, which writes error bodies.
+    let dispatch = move |request: Request| {
+        let service = if request.method() == Method::OPTIONS && !is_preflight(&request) {
+            api.clone()
+        } else {
+            with_cors.clone()
+        };
+        tower::ServiceExt::oneshot(service, request)
+    };
+    Router::new()
+        .fallback(dispatch)
         // The envelope wraps CORS so that preflight answers carry request ids too (spec C6).
-        .layer(cors())
         .layer(axum::middleware::from_fn(envelope::graph_envelope))
         .layer(TraceLayer::new_for_http())
 }

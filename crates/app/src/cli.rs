@@ -116,6 +116,8 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub uploads: UploadArgs,
 }
 
 /// Connection limits of `serve` (what keeps it up under hostile or broken clients).
@@ -150,6 +152,75 @@ impl Default for LimitArgs {
             max_connections: None,
             shutdown_grace: 30,
         }
+    }
+}
+
+/// `serve` options that bound upload bodies (issue 8: stay up under hostile clients).
+#[derive(Debug, Clone, Args)]
+pub struct UploadArgs {
+    /// Upload body bytes held in memory at once, at least the 4 MiB photo limit. An upload
+    /// reserves its Content-Length (4 MiB when chunked) before its body is read; over the cap
+    /// it waits (--upload-wait), then gets 503 serviceNotAvailable with Retry-After.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_MAX_UPLOAD_MEMORY",
+        default_value_t = adapter_http_server::DEFAULT_MAX_UPLOAD_MEMORY as u64,
+        value_parser = clap::value_parser!(u64).range(photo_core::validation::MAX_PHOTO_BYTES as u64..),
+        value_name = "BYTES"
+    )]
+    pub max_upload_memory: u64,
+
+    /// Seconds an upload waits for room under --max-upload-memory before a 503.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_UPLOAD_WAIT",
+        default_value_t = adapter_http_server::DEFAULT_UPLOAD_WAIT.as_secs(),
+        value_name = "SECS"
+    )]
+    pub upload_wait: u64,
+
+    /// An upload body must arrive within max(SECS, size / --body-min-rate), else 408
+    /// requestTimeout, nothing stored, and the connection is closed.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_BODY_TIMEOUT",
+        default_value_t = adapter_http_server::DEFAULT_BODY_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "SECS"
+    )]
+    pub body_timeout: u64,
+
+    /// The slowest upload accepted, in bytes per second (with --body-timeout).
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_BODY_MIN_RATE",
+        default_value_t = adapter_http_server::DEFAULT_BODY_MIN_RATE,
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "BYTES_PER_SEC"
+    )]
+    pub body_min_rate: u64,
+}
+
+/// The same defaults as the command line (for code that builds `ServeArgs` itself).
+impl Default for UploadArgs {
+    fn default() -> Self {
+        Self {
+            max_upload_memory: adapter_http_server::DEFAULT_MAX_UPLOAD_MEMORY as u64,
+            upload_wait: adapter_http_server::DEFAULT_UPLOAD_WAIT.as_secs(),
+            body_timeout: adapter_http_server::DEFAULT_BODY_TIMEOUT.as_secs(),
+            body_min_rate: adapter_http_server::DEFAULT_BODY_MIN_RATE,
+        }
+    }
+}
+
+impl UploadArgs {
+    pub fn limits(&self) -> adapter_http_server::UploadLimits {
+        let max_memory = usize::try_from(self.max_upload_memory).unwrap_or(usize::MAX);
+        let mut limits = adapter_http_server::UploadLimits::new(max_memory);
+        limits.wait = std::time::Duration::from_secs(self.upload_wait);
+        limits.body_timeout = std::time::Duration::from_secs(self.body_timeout);
+        limits.min_rate = self.body_min_rate;
+        limits
     }
 }
 

@@ -161,6 +161,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         service,
         auth,
         public_base_url: args.public_url.clone(),
+        uploads: args.uploads.limits(),
     });
 
     let listener = TcpListener::bind(&args.listen)

@@ -47,6 +47,7 @@ async fn start_server() -> TestServer {
         tls_self_signed: false,
         quiet: true,
         limits: Default::default(),
+        uploads: Default::default(),
     };
     let server = app::serve::bind(&args).await.unwrap();
     let mut request = TokenRequest::delegated(

@@ -46,6 +46,7 @@ fn start_server() -> TestServer {
         tls_self_signed: false,
         quiet: true,
         limits: Default::default(),
+        uploads: Default::default(),
     };
     let server = runtime.block_on(app::serve::bind(&args)).unwrap();
     let base_url = format!("http://{}", server.addr);

@@ -56,44 +56,32 @@ pub enum TagCondition {
     /// `*`
     Any,
     Tags(Vec<ListedTag>),
+    /// Not `*` nor a list of entity tags (an unquoted tag, say). It matches nothing: an
+    /// `If-Match` that cannot be understood must not turn into an unconditional write
+    /// (RFC 9110 13.1.1 evaluates to false, hence 412), and an `If-None-Match` that cannot be
+    /// understood gets the full answer.
+    Malformed,
 }
 
 impl TagCondition {
-    /// Parses a header value: `*`, or a comma-separated list of `"tag"` / `W/"tag"`.
-    /// An unquoted token is taken as a strong tag: clients pasting an ETag without its quotes
-    /// mean that tag, and refusing them would turn a safe conditional write into none at all.
+    /// Parses a header value strictly by RFC 9110 8.8.3 and 13.1.1: `*`, or a comma-separated
+    /// list of `"tag"` / `W/"tag"` (empty list elements are allowed, as in every list header).
     pub fn parse(value: &str) -> TagCondition {
-        let value = value.trim();
+        let value = value.trim_matches([' ', '\t']);
         if value == "*" {
             return TagCondition::Any;
         }
-        let tags = value
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|t| {
-                let (weak, rest) = match t.strip_prefix("W/").or_else(|| t.strip_prefix("w/")) {
-                    Some(rest) => (true, rest),
-                    None => (false, t),
-                };
-                let opaque = rest
-                    .strip_prefix('"')
-                    .and_then(|r| r.strip_suffix('"'))
-                    .unwrap_or(rest);
-                ListedTag {
-                    weak,
-                    opaque: opaque.to_owned(),
-                }
-            })
-            .collect();
-        TagCondition::Tags(tags)
+        match parse_entity_tags(value) {
+            Some(tags) if !tags.is_empty() => TagCondition::Tags(tags),
+            _ => TagCondition::Malformed,
+        }
     }
 
     /// `If-Match` semantics: strong comparison (RFC 9110 13.1.1). `current` is the stored
     /// photo's tag, `None` when there is none.
     pub fn matches_strong(&self, current: Option<&ETag>) -> bool {
         match (self, current) {
-            (_, None) => false,
+            (_, None) | (TagCondition::Malformed, _) => false,
             (TagCondition::Any, Some(_)) => true,
             (TagCondition::Tags(tags), Some(etag)) => {
                 tags.iter().any(|t| !t.weak && t.opaque == etag.opaque())
@@ -106,6 +94,7 @@ impl TagCondition {
         match self {
             TagCondition::Any => true,
             TagCondition::Tags(tags) => tags.iter().any(|t| t.opaque == current.opaque()),
+            TagCondition::Malformed => false,
         }
     }
 
@@ -119,6 +108,8 @@ impl TagCondition {
                     .map(|t| ETag::new(t.opaque.clone()))
                     .collect(),
             ),
+            // An empty list never holds.
+            TagCondition::Malformed => Precondition::OneOf(Vec::new()),
         }
     }
 }
@@ -143,6 +134,40 @@ impl Precondition {
             (_, None) => false,
             (Precondition::Exists, Some(_)) => true,
             (Precondition::OneOf(tags), Some(etag)) => tags.contains(etag),
+        }
+    }
+}
+
+/// `#entity-tag`, where `entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE` and
+/// `etagc = %x21 / %x23-7E / obs-text` (`W/` is case-sensitive; a tag may hold a comma).
+fn parse_entity_tags(value: &str) -> Option<Vec<ListedTag>> {
+    const OWS: [char; 2] = [' ', '\t'];
+    let etagc = |c: char| c == '\x21' || ('\x23'..='\x7e').contains(&c) || !c.is_ascii();
+    let mut tags = Vec::new();
+    let mut rest = value;
+    loop {
+        // Empty list elements are allowed (RFC 9110 5.6.1).
+        rest = rest.trim_start_matches(|c| c == ',' || OWS.contains(&c));
+        if rest.is_empty() {
+            return Some(tags);
+        }
+        let (weak, quoted) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let quoted = quoted.strip_prefix('"')?;
+        let end = quoted.find('"')?;
+        let opaque = &quoted[..end];
+        if !opaque.chars().all(etagc) {
+            return None;
+        }
+        tags.push(ListedTag {
+            weak,
+            opaque: opaque.to_owned(),
+        });
+        rest = quoted[end + 1..].trim_start_matches(OWS);
+        if !rest.is_empty() {
+            rest = rest.strip_prefix(',')?;
         }
     }
 }
@@ -177,7 +202,35 @@ mod tests {
         assert!(TagCondition::parse("*").matches_strong(Some(&tag)));
         assert!(!TagCondition::parse("*").matches_strong(None));
         assert!(!TagCondition::parse("\"X1\"").matches_strong(None));
-        assert!(TagCondition::parse("X1").matches_strong(Some(&tag)));
+    }
+
+    #[test]
+    fn malformed_lists_match_nothing() {
+        let tag = ETag::new("X1");
+        for value in [
+            "X1",
+            "\"X1",
+            "X1\"",
+            "\"X1\", X1",
+            "w/\"X1\"",
+            "\"X\"1\"",
+            "\"X 1\"",
+            "",
+            " , ",
+            "*, \"X1\"",
+            "W/ \"X1\"",
+        ] {
+            let condition = TagCondition::parse(value);
+            assert_eq!(condition, TagCondition::Malformed, "{value:?}");
+            assert!(!condition.matches_strong(Some(&tag)), "{value:?}");
+            assert!(!condition.matches_weak(&tag), "{value:?}");
+            assert!(!condition.to_precondition().holds(Some(&tag)), "{value:?}");
+        }
+        // Well-formed lists, with empty elements and odd spacing.
+        assert!(TagCondition::parse(" \"A\" ,, \"X1\" ").matches_strong(Some(&tag)));
+        assert!(TagCondition::parse("W/\"X1\"").matches_weak(&tag));
+        assert!(TagCondition::parse("\"\"").matches_weak(&ETag::new("")));
+        assert!(TagCondition::parse("\"a,b\"").matches_strong(Some(&ETag::new("a,b"))));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
-use adapter_http_server::{router, AppState, Authenticator};
+use adapter_http_server::{router, AppState, Authenticator, UploadLimits};
 use adapter_memstore::seed::{self, CONTOSO_TENANT};
 use adapter_memstore::{
     ContactData, DirectoryData, GroupData, MemDirectory, MemPhotoStore, MemRenditionCache, UserData,
@@ -218,6 +218,16 @@ pub(crate) async fn router_over(
     store: Arc<dyn PhotoStore>,
     public_base_url: Option<&str>,
 ) -> Router {
+    router_with_limits(directory, store, public_base_url, UploadLimits::default()).await
+}
+
+/// The router with the given upload limits.
+pub(crate) async fn router_with_limits(
+    directory: Arc<dyn Directory>,
+    store: Arc<dyn PhotoStore>,
+    public_base_url: Option<&str>,
+    uploads: UploadLimits,
+) -> Router {
     let service = Arc::new(PhotoService::new(
         directory,
         store,
@@ -231,6 +241,7 @@ pub(crate) async fn router_over(
         service,
         auth: Arc::new(auth),
         public_base_url: public_base_url.map(str::to_owned),
+        uploads,
     })
 }
 

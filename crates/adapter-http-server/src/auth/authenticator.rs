@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use photo_core::principal::{ApplicationPrincipal, DelegatedPrincipal, Principal, Scope, TenantId};
 use serde_json::{Map, Value};
 
@@ -37,14 +37,15 @@ impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
             .field("source", &self.inner.source)
-            .field("audiences", &self.inner.validation.aud)
-            .field("leeway_secs", &self.inner.validation.leeway)
+            .field("audiences", &self.inner.audiences)
+            .field("leeway_secs", &self.inner.leeway_secs)
             .finish_non_exhaustive()
     }
 }
 
 struct Inner {
-    validation: Validation,
+    audiences: Vec<String>,
+    leeway_secs: u64,
     source: Reload,
     refresh_min_interval: Duration,
     keys: RwLock<Arc<KeySet>>,
@@ -81,14 +82,7 @@ impl Authenticator {
         if audiences.is_empty() {
             return Err(AuthSetupError::NoAudiences);
         }
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = config.leeway_secs.min(MAX_LEEWAY_SECS);
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.validate_aud = true;
-        validation.set_audience(&audiences);
-        // `iss` is checked against `tid` afterwards.
-        validation.set_required_spec_claims(&["exp", "aud"]);
+        let audiences: Vec<String> = audiences.into_iter().map(str::to_owned).collect();
 
         let (source, keys) = match config.jwks {
             JwksSource::File(path) => {
@@ -110,7 +104,8 @@ impl Authenticator {
 
         Ok(Self {
             inner: Arc::new(Inner {
-                validation,
+                audiences,
+                leeway_secs: config.leeway_secs.min(MAX_LEEWAY_SECS),
                 source,
                 refresh_min_interval: config.jwks_refresh_min_interval,
                 keys: RwLock::new(Arc::new(keys)),
@@ -124,9 +119,14 @@ impl Authenticator {
         let token = bearer_token(authorization)?;
         let kid = check_header(token)?;
         let key = self.inner.key_for(&kid).await?;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.inner.validation)
-            .map_err(|e| jwt_error(e.kind()))?;
-        principal_from_claims(&data.claims)
+        let claims = verified_claims(token, &key)?;
+        check_claims(
+            &claims,
+            &self.inner.audiences,
+            self.inner.leeway_secs,
+            unix_now(),
+        )?;
+        principal_from_claims(&claims)
     }
 }
 
@@ -233,6 +233,25 @@ fn check_header(token: &str) -> Result<String, AuthError> {
     }
 }
 
+/// Verifies the RS256 signature over `header.payload`, then decodes the payload as a JSON
+/// object. The claims are checked by [`check_claims`] rather than by jsonwebtoken, whose 9.x
+/// validation skips a claim it cannot parse (a string `nbf` was never checked).
+fn verified_claims(token: &str, key: &DecodingKey) -> Result<Map<String, Value>, AuthError> {
+    let malformed = || AuthError::Malformed("a JWT has three parts separated by dots");
+    let (message, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
+    let (_, payload) = message.split_once('.').ok_or_else(malformed)?;
+    let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::RS256)
+        .map_err(|e| jwt_error(e.kind()))?;
+    if !valid {
+        return Err(AuthError::InvalidSignature);
+    }
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| AuthError::Malformed("the payload is not valid base64url"))?;
+    serde_json::from_slice(&payload)
+        .map_err(|_| AuthError::Malformed("the payload is not a JSON object"))
+}
+
 fn jwt_error(kind: &ErrorKind) -> AuthError {
     match kind {
         ErrorKind::InvalidSignature | ErrorKind::Crypto(_) | ErrorKind::InvalidRsaKey(_) => {
@@ -260,7 +279,86 @@ fn jwt_error(kind: &ErrorKind) -> AuthError {
     }
 }
 
-/// The claims of a token whose signature, lifetime and audience are valid.
+/// Registered claims whose JSON type is checked before any is used (RFC 7519 and Entra's
+/// access tokens). A claim of another type, `null` included, makes the token invalid: a
+/// library that skips what it cannot parse would otherwise skip the check itself.
+#[derive(Clone, Copy)]
+enum ClaimType {
+    /// A NumericDate: a JSON number of seconds.
+    Number,
+    String,
+    /// A string or an array of strings (`aud`, RFC 7519 4.1.3).
+    StringOrStrings,
+    Strings,
+}
+
+const CLAIM_TYPES: [(&str, ClaimType); 10] = [
+    ("exp", ClaimType::Number),
+    ("nbf", ClaimType::Number),
+    ("iat", ClaimType::Number),
+    ("aud", ClaimType::StringOrStrings),
+    ("iss", ClaimType::String),
+    ("tid", ClaimType::String),
+    ("oid", ClaimType::String),
+    ("scp", ClaimType::String),
+    ("roles", ClaimType::Strings),
+    ("wids", ClaimType::Strings),
+];
+
+fn has_type(value: &Value, expected: ClaimType) -> bool {
+    let strings =
+        |v: &Value| matches!(v, Value::Array(items) if items.iter().all(Value::is_string));
+    match expected {
+        ClaimType::Number => value.as_f64().is_some_and(f64::is_finite),
+        ClaimType::String => value.is_string(),
+        ClaimType::StringOrStrings => value.is_string() || strings(value),
+        ClaimType::Strings => strings(value),
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+/// Spec D1 on a token whose signature is valid: the claim types, then `exp` (required) and
+/// `nbf` (if present) with `leeway_secs` of skew, then `aud` (required) against `audiences`.
+fn check_claims(
+    claims: &Map<String, Value>,
+    audiences: &[String],
+    leeway_secs: u64,
+    now: f64,
+) -> Result<(), AuthError> {
+    for (name, expected) in CLAIM_TYPES {
+        if claims.get(name).is_some_and(|v| !has_type(v, expected)) {
+            return Err(AuthError::InvalidClaim(name));
+        }
+    }
+    let leeway = leeway_secs as f64;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_f64)
+        .ok_or(AuthError::MissingClaim("exp"))?;
+    if exp < now - leeway {
+        return Err(AuthError::Expired);
+    }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
+        if nbf > now + leeway {
+            return Err(AuthError::NotYetValid);
+        }
+    }
+    let accepted = |aud: &str| audiences.iter().any(|a| a == aud);
+    match claims.get("aud") {
+        None => Err(AuthError::MissingClaim("aud")),
+        Some(Value::String(aud)) if accepted(aud) => Ok(()),
+        Some(Value::Array(auds)) if auds.iter().filter_map(Value::as_str).any(accepted) => Ok(()),
+        Some(_) => Err(AuthError::InvalidAudience),
+    }
+}
+
+/// The claims of a token whose signature, claim types, lifetime and audience are valid.
 fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthError> {
     let tid = optional_str(claims, "tid")?
         .filter(|t| !t.trim().is_empty())

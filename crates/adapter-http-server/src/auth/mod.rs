@@ -13,12 +13,16 @@
 //!    can never be used as an HMAC secret), a `kid`;
 //! 3. the key: `kid` names an RSA signing key of the JWKS (a URL or file source is re-read on an
 //!    unknown `kid`, at most once per [`AuthConfig::jwks_refresh_min_interval`]);
-//! 4. the signature;
-//! 5. `exp` (required) and `nbf` (if present), with [`AuthConfig::leeway_secs`] of clock skew;
-//! 6. `aud` (required), exactly one of [`AuthConfig::audiences`];
-//! 7. `tid` (required) and `iss` (required), which must be `https://sts.windows.net/{tid}/` or
+//! 4. the signature (jsonwebtoken's `crypto::verify`); the payload is then read as a JSON object;
+//! 5. the JSON type of every registered claim present (`exp`, `nbf`, `iat` numbers; `aud` a
+//!    string or strings; `iss`, `tid`, `oid`, `scp` strings; `roles`, `wids` arrays of strings;
+//!    `null` is never a valid value), checked here rather than left to jsonwebtoken 9, whose
+//!    validation skips a claim it cannot parse;
+//! 6. `exp` (required) and `nbf` (if present), with [`AuthConfig::leeway_secs`] of clock skew;
+//! 7. `aud` (required), exactly one of [`AuthConfig::audiences`] (or an array holding one);
+//! 8. `tid` (required) and `iss` (required), which must be `https://sts.windows.net/{tid}/` or
 //!    `https://login.microsoftonline.com/{tid}/v2.0`, the tenant id compared case-insensitively;
-//! 8. the kind of token: with a `scp` claim (even an empty one) it is delegated and needs `oid`;
+//! 9. the kind of token: with a `scp` claim (even an empty one) it is delegated and needs `oid`;
 //!    without, it is an application token. An `idtyp` claim, when present, must agree (`user`
 //!    with `scp`, `app` without), so that a user token can never pass for an app token.
 

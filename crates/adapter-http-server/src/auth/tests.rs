@@ -405,9 +405,86 @@ async fn missing_exp_is_refused() {
     );
     assert_eq!(
         check(&with(base_claims(), "exp", json!("tomorrow"))).await,
-        Err(AuthError::MissingClaim("exp"))
+        Err(AuthError::InvalidClaim("exp"))
     );
 }
+
+/// A correctly signed token with one registered claim of the wrong JSON type is refused
+/// (jsonwebtoken 9 skips an `nbf` it cannot parse: a string `nbf` ten years ahead passed).
+#[tokio::test]
+async fn claims_of_the_wrong_type_are_refused() {
+    let later = now() + 10 * 365 * 24 * 3600;
+    let cases = [
+        ("exp", json!((now() + 3600).to_string())),
+        ("exp", json!(null)),
+        ("exp", json!([now() + 3600])),
+        ("nbf", json!(later.to_string())),
+        ("nbf", json!(null)),
+        ("nbf", json!({"at": later})),
+        ("nbf", json!(true)),
+        ("iat", json!(now().to_string())),
+        ("iat", json!(null)),
+        ("aud", json!(42)),
+        ("aud", json!(null)),
+        ("aud", json!({"aud": "https://graph.microsoft.com"})),
+        ("aud", json!(["https://graph.microsoft.com", 7])),
+        ("iss", json!([format!("https://sts.windows.net/{TENANT}/")])),
+        ("iss", json!(null)),
+        ("iss", json!(42)),
+        ("tid", json!(7)),
+        ("tid", json!(null)),
+        ("tid", json!([TENANT])),
+        ("oid", json!({"id": USER})),
+        ("oid", json!(null)),
+        ("oid", json!(1)),
+        ("scp", json!(["User.Read"])),
+        ("scp", json!(null)),
+        ("scp", json!(1)),
+        ("roles", json!("User.Read.All")),
+        ("roles", json!(null)),
+        ("roles", json!([1, 2])),
+        ("wids", json!(GLOBAL_ADMINISTRATOR)),
+        ("wids", json!(null)),
+        ("wids", json!([{"id": GLOBAL_ADMINISTRATOR}])),
+    ];
+    for (name, value) in cases {
+        let token = with(base_claims(), name, value.clone());
+        let result = check(&token).await;
+        let expected_name: &'static str = CLAIMS.iter().find(|c| **c == name).unwrap();
+        assert_eq!(
+            result,
+            Err(AuthError::InvalidClaim(expected_name)),
+            "{name} = {value}"
+        );
+    }
+    // The same claims with the right types pass, numbers given as floats included.
+    let mut good = base_claims();
+    good.insert("nbf".into(), json!(now() as f64 - 0.5));
+    good.insert(
+        "aud".into(),
+        json!(["api://x", "https://graph.microsoft.com"]),
+    );
+    good.insert("roles".into(), json!([]));
+    good.insert("wids".into(), json!([GLOBAL_ADMINISTRATOR]));
+    assert!(check(&signed(good)).await.is_ok());
+    // A number nbf in the future is refused on its value, as before.
+    assert_eq!(
+        check(&with(base_claims(), "nbf", json!(later))).await,
+        Err(AuthError::NotYetValid)
+    );
+    assert_eq!(
+        check(&with(base_claims(), "nbf", json!(later as f64 + 0.5))).await,
+        Err(AuthError::NotYetValid)
+    );
+    assert_eq!(
+        check(&with(base_claims(), "exp", json!(now() as f64 - 3600.5))).await,
+        Err(AuthError::Expired)
+    );
+}
+
+const CLAIMS: [&str; 10] = [
+    "exp", "nbf", "iat", "aud", "iss", "tid", "oid", "scp", "roles", "wids",
+];
 
 // ---------------------------------------------------------------- audience, issuer, tenant
 
@@ -476,7 +553,7 @@ async fn issuer_is_required_and_must_match_tid() {
     );
     assert_eq!(
         check(&with(base_claims(), "iss", json!(42))).await,
-        Err(AuthError::InvalidIssuer)
+        Err(AuthError::InvalidClaim("iss"))
     );
     // The v2.0 form.
     assert!(check(&with(
