@@ -313,6 +313,23 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// An `If-Match` value as the server must see it: `*`, or one quoted entity tag. A bare tag
+/// (the shell ate its quotes, or it was copied from `@odata.mediaEtag` without them) is quoted,
+/// because the server reads an unquoted tag as matching nothing (spec B7).
+pub fn parse_entity_tag(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let quoted = |t: &str| t.len() >= 2 && t.starts_with('"') && t.ends_with('"');
+    if text == "*" || quoted(text) || text.strip_prefix("W/").is_some_and(quoted) {
+        return Ok(text.to_owned());
+    }
+    if text.is_empty() || text.contains(['"', ',']) || !text.is_ascii() {
+        return Err(format!(
+            "'{text}' is not an ETag (expected \"TAG\", TAG or *)"
+        ));
+    }
+    Ok(format!("\"{text}\""))
+}
+
 /// The photo's owner, e.g. `me`, `users/ID`, `groups/ID`, `me/contacts/ID`,
 /// `users/ID/contactFolders/F/contacts/C` (ids raw or percent-encoded).
 pub fn parse_target(text: &str) -> Result<Target, String> {
@@ -357,8 +374,9 @@ pub struct PhotoPutArgs {
     /// The image (JPEG, PNG, GIF or BMP; at most 4 MiB and 10,000 px a side unless --fit).
     pub file: PathBuf,
 
-    /// Only if the current photo has this ETag (`*`: only if there is one).
-    #[arg(long)]
+    /// Only if the current photo has this ETag (`*`: only if there is one). The quotes of the
+    /// ETag may be left out (a shell strips them anyway); they are added.
+    #[arg(long, value_parser = parse_entity_tag)]
     pub if_match: Option<String>,
 
     /// Send PATCH instead of PUT.
@@ -411,8 +429,8 @@ pub struct PhotoDeleteArgs {
     #[arg(value_parser = parse_target)]
     pub target: Target,
 
-    /// Only if the current photo has this ETag.
-    #[arg(long)]
+    /// Only if the current photo has this ETag (quotes may be left out, as for `photo put`).
+    #[arg(long, value_parser = parse_entity_tag)]
     pub if_match: Option<String>,
 
     #[command(flatten)]
@@ -470,6 +488,17 @@ mod tests {
         assert_eq!(parse_bytes("402653184"), Ok(402_653_184));
         for bad in ["", "M", "12", "1T", "-1M", "1.5G", "99999999999999999999G"] {
             assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn entity_tags_are_quoted_once() {
+        assert_eq!(parse_entity_tag("ABC123").as_deref(), Ok("\"ABC123\""));
+        assert_eq!(parse_entity_tag("\"ABC123\"").as_deref(), Ok("\"ABC123\""));
+        assert_eq!(parse_entity_tag("W/\"ABC\"").as_deref(), Ok("W/\"ABC\""));
+        assert_eq!(parse_entity_tag(" * ").as_deref(), Ok("*"));
+        for bad in ["", "\"open", "a,b", "caf\u{e9}"] {
+            assert!(parse_entity_tag(bad).is_err(), "{bad:?}");
         }
     }
 
