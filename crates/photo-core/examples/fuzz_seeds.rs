@@ -26,7 +26,12 @@ fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, Box<dyn 
     Ok(out.into_inner())
 }
 
-fn jpeg(width: u16, height: u16, progressive: bool, restart: u16) -> Result<Vec<u8>, Box<dyn Error>> {
+fn jpeg(
+    width: u16,
+    height: u16,
+    progressive: bool,
+    restart: u16,
+) -> Result<Vec<u8>, Box<dyn Error>> {
     let pixels: Vec<u8> = (0..u32::from(width) * u32::from(height) * 3)
         .map(|i| (i * 31 % 251) as u8)
         .collect();
@@ -40,7 +45,9 @@ fn jpeg(width: u16, height: u16, progressive: bool, restart: u16) -> Result<Vec<
 }
 
 fn animated_gif() -> Result<Vec<u8>, Box<dyn Error>> {
-    let palette: Vec<u8> = (0..16u8).flat_map(|v| [v * 17, 255 - v * 17, 128]).collect();
+    let palette: Vec<u8> = (0..16u8)
+        .flat_map(|v| [v * 17, 255 - v * 17, 128])
+        .collect();
     let mut out = Vec::new();
     {
         let mut encoder = gif::Encoder::new(&mut out, 12, 10, &palette)?;
@@ -60,13 +67,31 @@ fn main() -> Result<(), Box<dyn Error>> {
         Rgba([(x * 17) as u8, (y * 29) as u8, 90, ((x ^ y) * 19) as u8])
     }));
     let seeds: Vec<(&str, u8, Vec<u8>)> = vec![
-        ("jpeg-baseline", JPEG, encode(&rgb(20, 14), ImageFormat::Jpeg)?),
+        (
+            "jpeg-baseline",
+            JPEG,
+            encode(&rgb(20, 14), ImageFormat::Jpeg)?,
+        ),
         ("jpeg-420-restart", JPEG, jpeg(33, 17, false, 1)?),
         ("jpeg-progressive", JPEG, jpeg(24, 16, true, 0)?),
-        ("jpeg-grey", JPEG, encode(&DynamicImage::ImageLuma8(rgb(16, 9).to_luma8()), ImageFormat::Jpeg)?),
+        (
+            "jpeg-grey",
+            JPEG,
+            encode(
+                &DynamicImage::ImageLuma8(rgb(16, 9).to_luma8()),
+                ImageFormat::Jpeg,
+            )?,
+        ),
         ("png-rgb", PNG, encode(&rgb(13, 7), ImageFormat::Png)?),
         ("png-rgba", PNG, encode(&rgba, ImageFormat::Png)?),
-        ("png-grey16", PNG, encode(&DynamicImage::ImageLuma16(rgb(9, 5).to_luma16()), ImageFormat::Png)?),
+        (
+            "png-grey16",
+            PNG,
+            encode(
+                &DynamicImage::ImageLuma16(rgb(9, 5).to_luma16()),
+                ImageFormat::Png,
+            )?,
+        ),
         ("gif-still", GIF, encode(&rgb(11, 6), ImageFormat::Gif)?),
         ("gif-animated", GIF, animated_gif()?),
         ("bmp-rgb", BMP, encode(&rgb(7, 5), ImageFormat::Bmp)?),
