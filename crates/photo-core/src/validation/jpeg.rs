@@ -165,6 +165,7 @@ pub(super) fn check(bytes: &[u8]) -> Result<(), InvalidImage> {
 }
 
 const JPEG_DHT: u8 = 0xC4;
+const JPEG_DQT: u8 = 0xDB;
 const JPEG_DRI: u8 = 0xDD;
 /// Bits of a code looked up at once; longer codes take the slow path.
 const LOOKUP_BITS: u32 = 9;
@@ -342,6 +343,8 @@ impl<'a> Bits<'a> {
 #[derive(Clone, Copy)]
 struct Component {
     id: u8,
+    /// Its quantization table slot.
+    quantization: u8,
     h: usize,
     v: usize,
     /// Blocks a row and rows of blocks in a non-interleaved scan.
@@ -388,7 +391,11 @@ fn parse_frame(marker: u8, segment: &[u8]) -> Result<Frame, String> {
     let (width, height) = (usize::from(width), usize::from(height));
     let mut components = Vec::new();
     for i in 0..usize::from(count) {
-        let (Some(&id), Some(&sampling)) = (segment.get(6 + 3 * i), segment.get(7 + 3 * i)) else {
+        let (Some(&id), Some(&sampling), Some(&quantization)) = (
+            segment.get(6 + 3 * i),
+            segment.get(7 + 3 * i),
+            segment.get(8 + 3 * i),
+        ) else {
             return Err("its frame header is too short".to_owned());
         };
         let (h, v) = (usize::from(sampling >> 4), usize::from(sampling & 15));
@@ -400,6 +407,7 @@ fn parse_frame(marker: u8, segment: &[u8]) -> Result<Frame, String> {
         }
         components.push(Component {
             id,
+            quantization,
             h,
             v,
             blocks_wide: 0,
@@ -452,6 +460,8 @@ fn check_entropy_coded_data(bytes: &[u8]) -> Result<(), String> {
     let mut ac: [Option<Huffman>; 4] = [None, None, None, None];
     let mut frame: Option<Frame> = None;
     let mut restart_interval = 0usize;
+    // Decoders need every component's quantization table by the first scan.
+    let mut quantization = [false; 4];
     let mut pos = 2usize;
     loop {
         while bytes.get(pos) == Some(&0xFF) {
@@ -489,6 +499,18 @@ fn check_entropy_coded_data(bytes: &[u8]) -> Result<(), String> {
                     rest = tail.get(16 + total..).unwrap_or_default();
                 }
             }
+            JPEG_DQT => {
+                let mut rest = segment;
+                while let Some((&precision_slot, tail)) = rest.split_first() {
+                    let size = if precision_slot >> 4 == 0 { 64 } else { 128 };
+                    let slot = usize::from(precision_slot & 15);
+                    if tail.len() < size || slot > 3 {
+                        return Err("a quantization table is invalid".to_owned());
+                    }
+                    quantization[slot] = true;
+                    rest = tail.get(size..).unwrap_or_default();
+                }
+            }
             JPEG_DRI => restart_interval = usize::from(be16(segment, 0).unwrap_or_default()),
             m if is_jpeg_sof(m) => {
                 if frame.is_some() {
@@ -500,6 +522,15 @@ fn check_entropy_coded_data(bytes: &[u8]) -> Result<(), String> {
                 let frame = frame
                     .as_mut()
                     .ok_or("its image data comes before the frame header")?;
+                let defined = |c: &Component| {
+                    quantization
+                        .get(usize::from(c.quantization))
+                        .copied()
+                        .unwrap_or(false)
+                };
+                if !frame.components.iter().all(defined) {
+                    return Err("a component's quantization table is not defined".to_owned());
+                }
                 let scan = parse_scan(frame, segment)?;
                 pos = decode_scan(bytes, pos, frame, &scan, &dc, &ac, restart_interval)?;
             }
