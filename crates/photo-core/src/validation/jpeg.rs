@@ -250,6 +250,24 @@ impl<'a> Bits<'a> {
 
     #[inline]
     fn fill(&mut self) {
+        // Fast path: the next bytes hold no 0xFF (no stuffing, no marker): take them at once.
+        if !self.at_marker {
+            if let Some(next) = self.data.get(self.pos..self.pos + 8) {
+                let word = u64::from_be_bytes(next.try_into().unwrap_or([0xFF; 8]));
+                // A byte is 0xFF exactly when its complement is zero (the classic has-zero test).
+                let inverted = !word;
+                let has_ff = inverted.wrapping_sub(0x0101_0101_0101_0101)
+                    & !inverted
+                    & 0x8080_8080_8080_8080;
+                if has_ff == 0 {
+                    let take = (63 - self.count) / 8;
+                    self.acc |= (word >> (64 - 8 * take)) << (64 - 8 * take - self.count);
+                    self.pos += take as usize;
+                    self.count += 8 * take;
+                    return;
+                }
+            }
+        }
         while self.count <= 56 {
             let mut byte = 0u8;
             if !self.at_marker {
@@ -305,6 +323,14 @@ impl<'a> Bits<'a> {
         let value = self.peek(n);
         self.skip(n);
         value
+    }
+
+    /// Makes sure that a code and its extra bits (at most 32 bits) are in the accumulator.
+    #[inline]
+    fn reserve(&mut self) {
+        if self.count < 32 {
+            self.fill();
+        }
     }
 
     #[inline]
@@ -734,10 +760,12 @@ fn dc_size(bits: &mut Bits<'_>, table: &Huffman) -> Result<u32, String> {
 }
 
 fn decode_sequential(bits: &mut Bits<'_>, dc: &Huffman, ac: &Huffman) -> Result<(), String> {
+    bits.reserve();
     let size = dc_size(bits, dc)?;
     bits.skip(size);
     let mut k = 1u32;
     while k < 64 {
+        bits.reserve();
         let rs = bits.decode(ac)?;
         let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
         if size == 0 {

@@ -878,7 +878,10 @@ mod tests {
     fn jpeg_whose_component_has_no_quantization_table_is_corrupt() {
         // Found by the render invariant: zune-jpeg refuses to decode such a frame.
         let mut jpeg = encode(ImageFormat::Jpeg, 64, 48, false);
-        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).expect("SOF0");
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("SOF0");
         // Marker, length, precision, height, width, count; then id, sampling, table per component.
         jpeg[sof + 10 + 2] = 3;
         let text = assert_corrupt(&jpeg, ImageFormat::Jpeg, "no DQT");
