@@ -174,6 +174,10 @@ const LOOKUP_BITS: u32 = 9;
 struct Huffman {
     /// Indexed by the next `LOOKUP_BITS` bits: `length << 8 | symbol`, or 0 when longer.
     lookup: Vec<u16>,
+    /// For AC tables, indexed the same way: `(run + 1) << 8 | bits` when a non-zero
+    /// coefficient's code and its extra bits fit in `LOOKUP_BITS` (most of them, in a photo),
+    /// so that one lookup and one shift consume both; else 0.
+    fast_ac: Vec<u16>,
     /// Per code length: the largest code (-1 when none), and the index of its first symbol
     /// minus its first code.
     max_code: [i32; 17],
@@ -215,8 +219,21 @@ impl Huffman {
             }
             code <<= 1;
         }
+        let fast_ac = lookup
+            .iter()
+            .map(|&entry| {
+                let (length, symbol) = (entry >> 8, entry & 0xFF);
+                let (run, size) = (symbol >> 4, symbol & 15);
+                if length > 0 && size > 0 && u32::from(length + size) <= LOOKUP_BITS {
+                    (run + 1) << 8 | (length + size)
+                } else {
+                    0
+                }
+            })
+            .collect();
         Ok(Self {
             lookup,
+            fast_ac,
             max_code,
             offset,
             symbols: symbols.to_vec(),
@@ -766,6 +783,17 @@ fn decode_sequential(bits: &mut Bits<'_>, dc: &Huffman, ac: &Huffman) -> Result<
     let mut k = 1u32;
     while k < 64 {
         bits.reserve();
+        let index = (bits.acc >> (64 - LOOKUP_BITS)) as usize;
+        let fast = ac.fast_ac.get(index).copied().unwrap_or_default();
+        if fast != 0 {
+            // k + run is the coefficient's index: it must be inside the block.
+            k += u32::from(fast >> 8);
+            if k > 64 {
+                return Err(OUTSIDE_BLOCK.to_owned());
+            }
+            bits.skip(u32::from(fast & 0xFF));
+            continue;
+        }
         let rs = bits.decode(ac)?;
         let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
         if size == 0 {
