@@ -168,7 +168,7 @@ const JPEG_DHT: u8 = 0xC4;
 const JPEG_DQT: u8 = 0xDB;
 const JPEG_DRI: u8 = 0xDD;
 /// Bits of a code looked up at once; longer codes take the slow path.
-const LOOKUP_BITS: u32 = 9;
+const LOOKUP_BITS: u32 = 11;
 
 /// A Huffman table: a direct lookup for short codes, the canonical code ranges for the rest.
 struct Huffman {
