@@ -41,6 +41,11 @@ pub(super) fn check_structure(bytes: &[u8]) -> Result<(), InvalidImage> {
 pub(super) fn check(bytes: &[u8]) -> Result<(), InvalidImage> {
     let frames = walk(bytes)?;
     let f = ImageFormat::Gif;
+    // The renderer shows the first frame as the `gif` crate decodes it, which reads past the
+    // frame's last pixel in ways a plain LZW pass does not (a fuzz finding): decode that frame
+    // with the same crate, indexed (no colour mapping).
+    first_frame_decodes(bytes)
+        .map_err(|e| corrupt(f, format!("its first frame cannot be decoded ({e})")))?;
     let mut budget = MAX_TOTAL_PIXELS;
     let mut scratch = vec![0u8; 16 * 1024];
     for (index, frame) in frames.iter().enumerate() {
@@ -82,8 +87,8 @@ pub(super) fn check(bytes: &[u8]) -> Result<(), InvalidImage> {
     Ok(())
 }
 
-/// LZW-decodes the frame data at `pos` (code size byte, then sub-blocks) until `pixels` are
-/// decoded or the data ends; returns how many were decoded.
+/// LZW-decodes the frame data at `pos` (code size byte, then sub-blocks) to its end, keeping at
+/// most `pixels`; returns how many were decoded.
 fn decode_frame(
     bytes: &[u8],
     mut pos: usize,
@@ -107,7 +112,9 @@ fn decode_frame(
         // The terminator: flush what the decoder still holds.
         let mut input = block.unwrap_or_default();
         let terminator = size == 0;
-        while !ended && decoded < pixels {
+        // Decoders keep feeding the frame's remaining data to the LZW decoder once the frame is
+        // full (with no room for output): an invalid code there fails them too.
+        while !ended {
             let room =
                 usize::try_from(pixels - decoded).map_or(scratch.len(), |r| r.min(scratch.len()));
             let out = scratch.get_mut(..room).unwrap_or_default();
@@ -128,7 +135,7 @@ fn decode_frame(
                 }
             }
         }
-        if terminator || ended || decoded >= pixels {
+        if terminator || ended {
             break;
         }
     }
@@ -204,4 +211,12 @@ fn skip_gif_sub_blocks(bytes: &[u8], mut pos: usize) -> Result<usize, InvalidIma
         }
         pos = pos.saturating_add(usize::from(size));
     }
+}
+
+fn first_frame_decodes(bytes: &[u8]) -> Result<(), ::gif::DecodingError> {
+    let mut options = ::gif::DecodeOptions::new();
+    options.set_color_output(::gif::ColorOutput::Indexed);
+    let mut decoder = options.read_info(std::io::Cursor::new(bytes))?;
+    decoder.read_next_frame()?;
+    Ok(())
 }

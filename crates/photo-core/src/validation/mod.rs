@@ -1061,13 +1061,42 @@ mod tests {
         // Clear code, two pixels, end code (9-bit codes for code size 8): too few pixels.
         let short = gif_with_image_data(&gif, 8, &[0x00, 0x03, 0x04, 0x04, 0x10]);
         let text = assert_corrupt(&short, ImageFormat::Gif, "short");
-        assert!(text.contains("fewer than its 64 x 64"), "{text}");
+        assert!(
+            text.contains("first frame cannot be decoded (image truncated)"),
+            "{text}"
+        );
         let text = assert_corrupt(
             &gif_with_image_data(&gif, 12, &[0; 8]),
             ImageFormat::Gif,
             "code size",
         );
-        assert!(text.contains("code size (12)"), "{text}");
+        assert!(text.contains("invalid minimal code size"), "{text}");
+    }
+
+    /// Found by the `validate` fuzz target: a frame whose LZW data holds an invalid code after
+    /// its last pixel, which the `gif` crate (and so the renderer) still reads.
+    const FUZZ_GIF_1: &[u8] = &[
+        71, 73, 70, 56, 57, 97, 251, 0, 255, 0, 128, 33, 249, 4, 4, 0, 0, 83, 0, 44, 0, 0, 0, 0,
+        12, 0, 10, 0, 0, 4, 53, 16, 200, 9, 130, 189, 65, 232, 45, 134, 255, 3, 33, 142, 68, 105,
+        158, 133, 161, 174, 198, 225, 190, 7, 34, 207, 72, 34, 159, 15, 202, 36, 16, 1, 0, 33, 249,
+        4, 132, 0, 0, 0, 95, 0, 0, 246, 255, 255, 255, 255, 245, 255, 255, 4, 53, 48, 200, 25, 132,
+        189, 98, 232, 61, 136, 255, 68, 33, 142, 133, 97, 158, 198, 161, 174, 7, 218, 190, 255,
+        255, 254, 247, 3, 0, 202, 162, 239, 11, 227, 255, 140, 134, 142, 24, 112, 216, 112, 143,
+        135, 114, 57, 97, 251, 0, 255, 0, 128, 33, 249, 4, 4, 0, 0, 83, 0, 44, 0, 0, 0, 0, 12, 0,
+        10, 0, 0, 4, 53, 16, 200, 9, 130, 189, 65, 232, 45, 134, 255, 3, 33, 142, 68, 105, 158,
+        133, 161, 174, 198, 225, 190, 7, 34, 207, 72, 34, 159, 15, 202, 36, 16, 1, 0, 33, 249, 4,
+        132, 0, 0, 0, 95, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 4, 53, 48, 200, 25, 132, 189, 98, 232, 61,
+        136, 255, 68, 33, 142, 133, 97, 158, 198, 161, 174, 7, 218, 190, 255, 255, 254, 247, 3, 0,
+        202, 162, 239, 11, 227, 255, 140, 134, 142, 24, 112, 216, 112, 143, 135, 114, 249, 50, 50,
+        50, 50, 50, 68, 16, 1, 0, 59,
+    ];
+
+    #[test]
+    fn fuzz_found_gif_accepted_only_if_it_renders() {
+        if validate(FUZZ_GIF_1).is_ok() {
+            let rendered = crate::renditions::render_all(FUZZ_GIF_1);
+            assert!(rendered.is_ok(), "accepted but {rendered:?}");
+        }
     }
 
     /// A 4x2 RLE bitmap (RLE8, or RLE4 when `rle4`) of 16 grey levels holding `rle`.
