@@ -72,6 +72,10 @@ pub(super) fn check(bytes: &[u8]) -> Result<(), InvalidImage> {
                 format!("its frames hold more than {MAX_TOTAL_PIXELS} pixels in all"),
             )
         })?;
+        if index == 0 {
+            // Decoded above, by the gif crate.
+            continue;
+        }
         let decoded = decode_frame(bytes, frame.data, pixels, &mut scratch)
             .map_err(|reason| corrupt(f, format!("frame {n}'s {reason}")))?;
         if decoded < pixels {
