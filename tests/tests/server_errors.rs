@@ -631,6 +631,15 @@ async fn invalid_images_are_400() {
     let mut bad_crc = png_good.clone();
     let last = bad_crc.len() - 1;
     bad_crc[last] ^= 0xFF; // the IEND CRC
+                           // Structurally whole, but the scan's entropy-coded data is garbage (no 0xFF, so no marker).
+    let mut garbled = good.clone();
+    let sos = garbled.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    let scan_start =
+        sos + 2 + usize::from(u16::from_be_bytes([garbled[sos + 2], garbled[sos + 3]]));
+    let scan_end = garbled.len() - 2;
+    for (i, byte) in garbled[scan_start..scan_end].iter_mut().enumerate() {
+        *byte = (i as u8).wrapping_mul(151).wrapping_add(7) % 0xFF;
+    }
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (vec![], "The request body is empty."),
         (b"hello, this is not an image".to_vec(), "not supported"),
@@ -646,6 +655,7 @@ async fn invalid_images_are_400() {
         (good[..good.len() - 2].to_vec(), "JPEG"),
         (png_good[..png_good.len() - 12].to_vec(), "PNG"),
         (bad_crc, "PNG"),
+        (garbled, "The JPEG image is corrupt"),
         (b"GIF89a".to_vec(), "GIF"),
         // Too wide (spec B5: at most 10,000 pixels a side).
         (png(10_001, 1), "10,001"),

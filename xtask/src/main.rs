@@ -6,6 +6,7 @@
 mod arch;
 mod bench;
 mod ci;
+mod fuzz;
 mod sdk_env;
 mod tooling;
 
@@ -36,6 +37,11 @@ Subcommands:
           xtask/bench/vips_renditions.py on the same 3000x3000 JPEG, and prints the table and the
           ratio ours / libvips (target <= 1.0). Options: --runs N (default 15, at least 7);
           --check (fail when the ratio is above the target).
+  fuzz    Run the cargo-fuzz targets of fuzz/ (docs/FUZZING.md), installing cargo-fuzz when
+          missing, each for N seconds, and print executions, exec/s and crashes per target.
+          Not part of `ci`. Options: --seconds N (default 60); --sanitizer none|address
+          (default none); TARGET... (default all: path_grammar validate auth_token
+          etag_condition).
   help    Print this message
 
 Cargo is run via $CARGO when set, else `cargo`.";
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
         "arch" => arch::run(),
         "sdk-env" => sdk_env::run(),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -34,8 +34,8 @@ pub enum PhotoError {
     PhotoNotFound,
 
     /// 404 `ErrorEntityNotFound`: the stored photo could not be rendered at the size asked.
-    /// Uploads are validated structurally, not decoded (spec B5), so a photo whose pixel data
-    /// is damaged is stored and served as uploaded, but has no sizes.
+    /// Uploads whose pixel data cannot be decoded are refused (validation's integrity pass), so
+    /// this is left for what only a full decode meets (a decoder limit or bug).
     #[error("The photo wasn't found. The stored photo could not be rendered at this size: {0}")]
     RenditionFailed(RenderError),
 

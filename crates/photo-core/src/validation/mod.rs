@@ -1,7 +1,8 @@
 //! Upload validation (spec B3-B5).
 //!
-//! [`validate`] decides whether an uploaded body is a photo Graph would accept, without decoding
-//! its pixels. The checks run in this order, and the first failure is reported:
+//! [`validate`] decides whether an uploaded body is a photo Graph would accept, and that its
+//! sizes can be rendered, without fully decoding its pixels. The checks run in this order, and
+//! the first failure is reported:
 //!
 //! 1. the body is not empty ([`InvalidImage::Empty`]);
 //! 2. it is at most [`MAX_PHOTO_BYTES`] ([`InvalidImage::TooLarge`]);
@@ -12,17 +13,31 @@
 //! 5. its dimensions are 1..=[`MAX_SIDE`] a side and at most [`MAX_PIXELS`] in all
 //!    ([`InvalidImage::BadDimensions`]);
 //! 6. its container is structurally complete ([`InvalidImage::Truncated`] /
-//!    [`InvalidImage::Malformed`]).
+//!    [`InvalidImage::Malformed`]);
+//! 7. its compressed pixel data decodes ([`InvalidImage::Corrupt`]).
 //!
-//! Step 6 is a small hand-written walk over the container, not a pixel decode: fully decoding a
-//! 40 MP image on every upload costs hundreds of milliseconds and ~160 MB of memory, while the
-//! failure that actually happens — truncation, e.g. an interrupted upload — is caught structurally
-//! (a missing JPEG EOI, PNG IEND or GIF trailer, or BMP pixel bytes the header promises).
+//! Step 6 is a small hand-written walk over the container (a missing JPEG EOI, PNG IEND or GIF
+//! trailer, or BMP pixel bytes the header promises: what an interrupted upload leaves).
+//! Step 7 is an integrity pass that is much cheaper than a full decode (which costs tens to
+//! hundreds of milliseconds and up to ~160 MB for a 40 MP image): it undoes only the entropy
+//! coding and counts what comes out — JPEG: Huffman decoding without dequantisation or IDCT
+//! ([`jpeg`]); PNG: inflating without unfiltering ([`png`]); GIF: LZW decoding without colour
+//! mapping ([`gif`]); BMP: walking the RLE runs ([`bmp`]). It is at least as strict as the
+//! decoders [`crate::renditions::render_all`] uses, so that whatever is accepted can be rendered
+//! (a test and the fuzz targets hold this invariant). Measured costs: docs/PERFORMANCE.md.
+
+mod bmp;
+mod describe;
+mod gif;
+mod jpeg;
+mod png;
 
 use std::io::Cursor;
 
 use image::metadata::Orientation;
 use image::{ImageDecoder, ImageError, ImageReader, Limits};
+
+use describe::describe_unsupported;
 
 /// The largest accepted body, in bytes (spec B4: 4 MiB).
 pub const MAX_PHOTO_BYTES: usize = 4 * 1024 * 1024;
@@ -163,6 +178,8 @@ pub enum InvalidImage {
     Truncated { format: ImageFormat, reason: String },
     #[error("The {} image is malformed: {}.", format.name(), sentence_part(reason))]
     Malformed { format: ImageFormat, reason: String },
+    #[error("The {} image is corrupt: {}.", format.name(), sentence_part(reason))]
+    Corrupt { format: ImageFormat, reason: String },
     #[error(
         "The image is {} x {} pixels, which is not allowed: {}.",
         group_digits(*width),
@@ -192,7 +209,7 @@ pub fn validate(bytes: &[u8]) -> Result<ImageInfo, InvalidImage> {
     })?;
     let header = read_header(format, bytes)?;
     check_dimensions(u64::from(header.width), u64::from(header.height))?;
-    check_structure(format, bytes)?;
+    check_contents(format, bytes)?;
     let swaps = matches!(
         header.orientation,
         Orientation::Rotate90
@@ -240,167 +257,6 @@ fn describe_limit(limit: usize) -> String {
     } else {
         format!("{} bytes", group_digits(limit as u64))
     }
-}
-
-/// Names what an unsupported body looks like, for [`InvalidImage::UnsupportedFormat`].
-fn describe_unsupported(bytes: &[u8]) -> String {
-    let at = |offset: usize, magic: &[u8]| {
-        offset
-            .checked_add(magic.len())
-            .and_then(|end| bytes.get(offset..end))
-            == Some(magic)
-    };
-    if at(0, b"RIFF") {
-        return if at(8, b"WEBP") {
-            "WebP image"
-        } else if at(8, b"AVI ") {
-            "AVI video"
-        } else if at(8, b"WAVE") {
-            "WAV audio"
-        } else {
-            "RIFF data"
-        }
-        .to_owned();
-    }
-    if at(4, b"ftyp") {
-        return describe_iso_media(bytes);
-    }
-    if at(0, b"II*\0") || at(0, b"MM\0*") {
-        return "TIFF image".to_owned();
-    }
-    if at(0, &[0, 0, 1, 0]) {
-        return "ICO icon".to_owned();
-    }
-    if at(0, &[0, 0, 2, 0]) {
-        return "CUR cursor".to_owned();
-    }
-    if at(0, b"%PDF-") {
-        return "PDF document".to_owned();
-    }
-    if at(0, &[0xFF, 0x0A]) || at(0, b"\0\0\0\x0CJXL \r\n\x87\n") {
-        return "JPEG XL image".to_owned();
-    }
-    if at(0, b"\0\0\0\x0CjP  \r\n\x87\n") || at(0, &[0xFF, 0x4F, 0xFF, 0x51]) {
-        return "JPEG 2000 image".to_owned();
-    }
-    if at(0, b"8BPS") {
-        return "Photoshop (PSD) document".to_owned();
-    }
-    if at(0, b"qoif") {
-        return "QOI image".to_owned();
-    }
-    if at(0, b"PK\x03\x04") {
-        return "ZIP archive".to_owned();
-    }
-    if at(0, &[0x1F, 0x8B]) {
-        return "gzip-compressed data".to_owned();
-    }
-    if at(0, &[0xFF, 0xFE]) || at(0, &[0xFE, 0xFF]) {
-        return "UTF-16 text".to_owned();
-    }
-    if let Some(text) = text_sample(bytes) {
-        return describe_text(&text);
-    }
-    let shown = bytes.get(..8).unwrap_or(bytes);
-    let hex = shown
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let more = if bytes.len() > shown.len() {
-        " ..."
-    } else {
-        ""
-    };
-    format!("unknown binary data (first bytes {hex}{more})")
-}
-
-/// An ISO base media file (`ftyp` box): HEIC/HEIF/AVIF images, MP4/QuickTime videos, ...
-fn describe_iso_media(bytes: &[u8]) -> String {
-    // The ftyp box's size (0 means "to the end of the file"); only its first 256 bytes matter.
-    let box_end = match be32(bytes, 0).and_then(|n| usize::try_from(n).ok()) {
-        Some(len) if len >= 16 => len.min(bytes.len()),
-        _ => bytes.len(),
-    }
-    .min(256);
-    let brand_at = |offset: usize| -> Option<[u8; 4]> {
-        let end = offset.checked_add(4)?;
-        if end > box_end {
-            return None;
-        }
-        bytes.get(offset..end)?.try_into().ok()
-    };
-    let major = brand_at(8);
-    // Compatible brands follow the major brand and the minor version.
-    let compatible: Vec<[u8; 4]> = (16..box_end).step_by(4).filter_map(brand_at).collect();
-    let has = |brand: &[u8; 4]| major.as_ref() == Some(brand) || compatible.contains(brand);
-    if has(b"avif") || has(b"avis") {
-        return "AVIF image".to_owned();
-    }
-    const HEIC_BRANDS: [&[u8; 4]; 8] = [
-        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs",
-    ];
-    if HEIC_BRANDS.iter().any(|brand| has(brand)) {
-        return "HEIC image".to_owned();
-    }
-    if has(b"mif1") || has(b"msf1") {
-        return "HEIF image".to_owned();
-    }
-    if has(b"crx ") {
-        return "Canon CR3 raw image".to_owned();
-    }
-    if has(b"qt  ") {
-        return "QuickTime video".to_owned();
-    }
-    match major {
-        Some(brand) if brand.iter().all(|b| b.is_ascii_graphic() || *b == b' ') => format!(
-            "ISO media file such as MP4 (brand '{}')",
-            String::from_utf8_lossy(&brand).trim_end()
-        ),
-        _ => "ISO media file such as MP4".to_owned(),
-    }
-}
-
-/// The first KiB of `bytes` as text, if it is text (UTF-8 without control characters, possibly
-/// cut inside a character at the end of the sample).
-fn text_sample(bytes: &[u8]) -> Option<String> {
-    let sample = bytes.get(..1024).unwrap_or(bytes);
-    let text = match std::str::from_utf8(sample) {
-        Ok(text) => text,
-        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => {
-            std::str::from_utf8(sample.get(..e.valid_up_to())?).ok()?
-        }
-        Err(_) => return None,
-    };
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let printable = text
-        .chars()
-        .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\u{0C}'));
-    (printable && !text.is_empty()).then(|| text.to_owned())
-}
-
-fn describe_text(text: &str) -> String {
-    let trimmed = text.trim_start();
-    let lower = trimmed.to_ascii_lowercase();
-    let found = if lower.starts_with("data:") && lower.contains(";base64,") {
-        "data URL text (the body must be the raw image bytes)"
-    } else if ["/9j/", "ivborw0kggo", "r0lgod"]
-        .iter()
-        .any(|p| lower.starts_with(p))
-    {
-        "base64 text (the body must be the raw image bytes, not base64)"
-    } else if lower.contains("<svg") {
-        "SVG image"
-    } else if lower.starts_with("<!doctype html") || lower.starts_with("<html") {
-        "HTML document"
-    } else if lower.starts_with("<?xml") || lower.starts_with('<') {
-        "XML document"
-    } else if lower.starts_with('{') || lower.starts_with('[') {
-        "JSON text"
-    } else {
-        "text"
-    };
-    found.to_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,7 +361,7 @@ fn check_dimensions(width: u64, height: u64) -> Result<(), InvalidImage> {
 /// why the decoder refused a header).
 fn raw_dimensions(format: ImageFormat, bytes: &[u8]) -> Option<(u64, u64)> {
     match format {
-        ImageFormat::Jpeg => jpeg_frame_dimensions(bytes),
+        ImageFormat::Jpeg => jpeg::jpeg_frame_dimensions(bytes),
         ImageFormat::Png => {
             if bytes.get(12..16) != Some(b"IHDR".as_slice()) {
                 return None;
@@ -514,21 +370,32 @@ fn raw_dimensions(format: ImageFormat, bytes: &[u8]) -> Option<(u64, u64)> {
         }
         ImageFormat::Gif => Some((u64::from(le16(bytes, 6)?), u64::from(le16(bytes, 8)?))),
         ImageFormat::Bmp => {
-            let header = parse_bmp(bytes).ok()?;
+            let header = bmp::parse_bmp(bytes).ok()?;
             Some((header.width.unsigned_abs(), header.height.unsigned_abs()))
         }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Structural completeness.
+// Structural completeness and pixel data integrity.
 
+/// The container walk alone (step 6).
 fn check_structure(format: ImageFormat, bytes: &[u8]) -> Result<(), InvalidImage> {
     match format {
-        ImageFormat::Jpeg => check_jpeg(bytes),
-        ImageFormat::Png => check_png(bytes),
-        ImageFormat::Gif => check_gif(bytes),
-        ImageFormat::Bmp => check_bmp(bytes),
+        ImageFormat::Jpeg => jpeg::check_structure(bytes),
+        ImageFormat::Png => png::check_structure(bytes),
+        ImageFormat::Gif => gif::check_structure(bytes),
+        ImageFormat::Bmp => bmp::check_structure(bytes),
+    }
+}
+
+/// The container walk, then the pixel data check (steps 6 and 7).
+fn check_contents(format: ImageFormat, bytes: &[u8]) -> Result<(), InvalidImage> {
+    match format {
+        ImageFormat::Jpeg => jpeg::check(bytes),
+        ImageFormat::Png => png::check(bytes),
+        ImageFormat::Gif => gif::check(bytes),
+        ImageFormat::Bmp => bmp::check(bytes),
     }
 }
 
@@ -541,6 +408,13 @@ fn truncated(format: ImageFormat, reason: impl Into<String>) -> InvalidImage {
 
 fn malformed(format: ImageFormat, reason: impl Into<String>) -> InvalidImage {
     InvalidImage::Malformed {
+        format,
+        reason: reason.into(),
+    }
+}
+
+fn corrupt(format: ImageFormat, reason: impl Into<String>) -> InvalidImage {
+    InvalidImage::Corrupt {
         format,
         reason: reason.into(),
     }
@@ -566,427 +440,11 @@ fn le32(bytes: &[u8], offset: usize) -> Option<u32> {
     Some(u32::from_le_bytes(raw.try_into().ok()?))
 }
 
-// --- JPEG ---
-
-const JPEG_SOI: u8 = 0xD8;
-const JPEG_EOI: u8 = 0xD9;
-const JPEG_SOS: u8 = 0xDA;
-const JPEG_NO_EOI: &str = "it ends before the end-of-image marker (FFD9)";
-
-/// Start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC).
-fn is_jpeg_sof(marker: u8) -> bool {
-    matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
-}
-
-/// Markers without a length field: TEM and the restart markers.
-fn is_jpeg_standalone(marker: u8) -> bool {
-    matches!(marker, 0x01 | 0xD0..=0xD7)
-}
-
-/// Walks the marker segments from SOI: there must be a frame header (SOF) before the first scan,
-/// and after the first scan an EOI marker; each scan's entropy-coded data is skipped (byte
-/// stuffing and restart markers included), and a progressive JPEG's later scans, tables and
-/// other segments between scans are walked the same way. Bytes after EOI are allowed.
-fn check_jpeg(bytes: &[u8]) -> Result<(), InvalidImage> {
-    let f = ImageFormat::Jpeg;
-    if !bytes.starts_with(&[0xFF, JPEG_SOI]) {
-        return Err(truncated(f, JPEG_NO_EOI));
-    }
-    let mut pos: usize = 2;
-    let mut seen_sof = false;
-    let mut seen_sos = false;
-    loop {
-        match bytes.get(pos) {
-            None => return Err(truncated(f, JPEG_NO_EOI)),
-            Some(0xFF) => {}
-            Some(other) => {
-                return Err(malformed(
-                    f,
-                    format!("a marker was expected at byte {pos} but 0x{other:02X} was found"),
-                ))
-            }
-        }
-        // Any number of 0xFF fill bytes may precede a marker.
-        while bytes.get(pos) == Some(&0xFF) {
-            pos = pos.saturating_add(1);
-        }
-        let Some(&marker) = bytes.get(pos) else {
-            return Err(truncated(f, JPEG_NO_EOI));
-        };
-        pos = pos.saturating_add(1);
-        match marker {
-            JPEG_EOI if seen_sos => return Ok(()),
-            JPEG_EOI => return Err(malformed(f, "it ends (EOI marker) before any image data")),
-            JPEG_SOI => return Err(malformed(f, "it has a second start-of-image marker")),
-            0x00 => {
-                return Err(malformed(
-                    f,
-                    format!("it has a stray 0xFF00 at byte {}", pos.saturating_sub(2)),
-                ))
-            }
-            m if is_jpeg_standalone(m) => {}
-            m => {
-                let Some(length) = be16(bytes, pos) else {
-                    return Err(truncated(
-                        f,
-                        format!("a marker segment (FF{m:02X}) is cut short"),
-                    ));
-                };
-                if length < 2 {
-                    return Err(malformed(
-                        f,
-                        format!("a marker segment (FF{m:02X}) has an invalid length"),
-                    ));
-                }
-                let end = pos.saturating_add(usize::from(length));
-                if end > bytes.len() {
-                    return Err(truncated(
-                        f,
-                        format!("a marker segment (FF{m:02X}) is cut short"),
-                    ));
-                }
-                pos = end;
-                if is_jpeg_sof(m) {
-                    seen_sof = true;
-                }
-                if m == JPEG_SOS {
-                    if !seen_sof {
-                        return Err(malformed(
-                            f,
-                            "its image data starts before the frame header (SOF marker)",
-                        ));
-                    }
-                    seen_sos = true;
-                    pos = skip_entropy_coded_data(bytes, pos)?;
-                }
-            }
-        }
-    }
-}
-
-/// Returns the position of the 0xFF of the first marker after a scan's entropy-coded data.
-fn skip_entropy_coded_data(bytes: &[u8], mut pos: usize) -> Result<usize, InvalidImage> {
-    loop {
-        let next_ff = bytes
-            .get(pos..)
-            .and_then(|rest| rest.iter().position(|&b| b == 0xFF));
-        let Some(offset) = next_ff else {
-            return Err(truncated(ImageFormat::Jpeg, JPEG_NO_EOI));
-        };
-        pos = pos.saturating_add(offset);
-        match bytes.get(pos.saturating_add(1)) {
-            None => return Err(truncated(ImageFormat::Jpeg, JPEG_NO_EOI)),
-            // Stuffed 0xFF data byte, or a restart marker: still inside the scan.
-            Some(0x00 | 0xD0..=0xD7) => pos = pos.saturating_add(2),
-            // A fill byte before a marker.
-            Some(0xFF) => pos = pos.saturating_add(1),
-            Some(_) => return Ok(pos),
-        }
-    }
-}
-
-/// The width and height of the first frame header, walking segments up to the first scan.
-fn jpeg_frame_dimensions(bytes: &[u8]) -> Option<(u64, u64)> {
-    let mut pos: usize = 2;
-    loop {
-        if *bytes.get(pos)? != 0xFF {
-            return None;
-        }
-        while bytes.get(pos) == Some(&0xFF) {
-            pos = pos.saturating_add(1);
-        }
-        let marker = *bytes.get(pos)?;
-        pos = pos.saturating_add(1);
-        if is_jpeg_standalone(marker) {
-            continue;
-        }
-        if matches!(marker, 0x00 | JPEG_SOI | JPEG_EOI | JPEG_SOS) {
-            return None;
-        }
-        let length = be16(bytes, pos)?;
-        if is_jpeg_sof(marker) {
-            // Length, precision, height, width.
-            let height = be16(bytes, pos.checked_add(3)?)?;
-            let width = be16(bytes, pos.checked_add(5)?)?;
-            return Some((u64::from(width), u64::from(height)));
-        }
-        if length < 2 {
-            return None;
-        }
-        pos = pos.checked_add(usize::from(length))?;
-    }
-}
-
-// --- PNG ---
-
-const CRC_TABLE: [u32; 256] = make_crc_table();
-
-const fn make_crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut n = 0;
-    while n < 256 {
-        let mut c = n as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[n] = c;
-        n += 1;
-    }
-    table
-}
-
-/// CRC-32 (ISO 3309 / ITU-T V.42, as PNG uses) over the concatenation of `parts`.
-fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut crc = 0xFFFF_FFFF_u32;
-    for part in parts {
-        for &byte in *part {
-            crc = CRC_TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8);
-        }
-    }
-    crc ^ 0xFFFF_FFFF
-}
-
-/// Walks the chunks after the signature: each one whole, with a valid type and CRC; IHDR first;
-/// at least one IDAT; through IEND. Bytes after IEND are allowed.
-fn check_png(bytes: &[u8]) -> Result<(), InvalidImage> {
-    let f = ImageFormat::Png;
-    if !bytes.starts_with(PNG_MAGIC) {
-        return Err(truncated(f, "its signature is cut short"));
-    }
-    let mut pos = PNG_MAGIC.len();
-    let mut first = true;
-    let mut seen_idat = false;
-    loop {
-        if pos >= bytes.len() {
-            return Err(truncated(f, "it ends before the IEND chunk"));
-        }
-        let (Some(length), Some(kind)) = (be32(bytes, pos), bytes.get(pos + 4..pos + 8)) else {
-            return Err(truncated(f, "a chunk header is cut short"));
-        };
-        if !kind.iter().all(u8::is_ascii_alphabetic) {
-            return Err(malformed(
-                f,
-                format!("the chunk at byte {pos} has an invalid type"),
-            ));
-        }
-        let name = String::from_utf8_lossy(kind);
-        if length > 0x7FFF_FFFF {
-            return Err(malformed(
-                f,
-                format!("the {name} chunk has an invalid length"),
-            ));
-        }
-        let data_start = pos + 8;
-        let data_end = data_start.saturating_add(length as usize);
-        let (Some(data), Some(stored_crc)) =
-            (bytes.get(data_start..data_end), be32(bytes, data_end))
-        else {
-            return Err(truncated(f, format!("the {name} chunk is cut short")));
-        };
-        if crc32(&[kind, data]) != stored_crc {
-            return Err(malformed(
-                f,
-                format!("the {name} chunk has a bad CRC (checksum)"),
-            ));
-        }
-        match kind {
-            b"IHDR" if first => {}
-            _ if first => return Err(malformed(f, format!("its first chunk is {name}, not IHDR"))),
-            b"IHDR" => return Err(malformed(f, "it has a second IHDR chunk")),
-            b"IDAT" => seen_idat = true,
-            b"IEND" if seen_idat => return Ok(()),
-            b"IEND" => return Err(malformed(f, "it has no image data (IDAT chunk)")),
-            _ => {}
-        }
-        first = false;
-        pos = data_end.saturating_add(4);
-    }
-}
-
-// --- GIF ---
-
-const GIF_NO_TRAILER: &str = "it ends before the GIF trailer";
-
-/// Size in bytes of a colour table announced by a packed-fields byte.
-fn gif_colour_table_len(packed: u8) -> usize {
-    if packed & 0x80 == 0 {
-        0
-    } else {
-        3 << ((packed & 0x07) + 1)
-    }
-}
-
-/// Walks the blocks after the header and logical screen descriptor (skipping colour tables):
-/// extensions and image descriptors with their data sub-blocks, through the trailer (0x3B).
-fn check_gif(bytes: &[u8]) -> Result<(), InvalidImage> {
-    let f = ImageFormat::Gif;
-    let Some(&screen_flags) = bytes.get(10) else {
-        return Err(truncated(f, "its header is cut short"));
-    };
-    let mut pos = 13usize.saturating_add(gif_colour_table_len(screen_flags));
-    let mut images = 0usize;
-    loop {
-        let Some(&introducer) = bytes.get(pos) else {
-            return Err(truncated(f, GIF_NO_TRAILER));
-        };
-        match introducer {
-            0x3B if images > 0 => return Ok(()),
-            0x3B => return Err(malformed(f, "it contains no image")),
-            // Extension: introducer, label, sub-blocks.
-            0x21 => pos = skip_gif_sub_blocks(bytes, pos.saturating_add(2))?,
-            // Image: descriptor (10 bytes), local colour table, LZW code size, sub-blocks.
-            0x2C => {
-                let Some(&image_flags) = bytes.get(pos.saturating_add(9)) else {
-                    return Err(truncated(f, GIF_NO_TRAILER));
-                };
-                pos = pos
-                    .saturating_add(10)
-                    .saturating_add(gif_colour_table_len(image_flags))
-                    .saturating_add(1);
-                pos = skip_gif_sub_blocks(bytes, pos)?;
-                images = images.saturating_add(1);
-            }
-            other => {
-                return Err(malformed(
-                    f,
-                    format!("it has an unexpected byte 0x{other:02X} at byte {pos}"),
-                ))
-            }
-        }
-    }
-}
-
-/// Returns the position after the block terminator of the data sub-blocks starting at `pos`.
-fn skip_gif_sub_blocks(bytes: &[u8], mut pos: usize) -> Result<usize, InvalidImage> {
-    loop {
-        let Some(&size) = bytes.get(pos) else {
-            return Err(truncated(ImageFormat::Gif, GIF_NO_TRAILER));
-        };
-        pos = pos.saturating_add(1);
-        if size == 0 {
-            return Ok(pos);
-        }
-        pos = pos.saturating_add(usize::from(size));
-    }
-}
-
-// --- BMP ---
-
-struct BmpHeader {
-    pixel_offset: u64,
-    dib_size: u32,
-    width: i64,
-    height: i64,
-    bits_per_pixel: u16,
-    compression: u32,
-    image_size: u32,
-}
-
-const BI_RGB: u32 = 0;
-const BI_RLE8: u32 = 1;
-const BI_RLE4: u32 = 2;
-const BI_BITFIELDS: u32 = 3;
-const BI_JPEG: u32 = 4;
-const BI_PNG: u32 = 5;
-const BI_ALPHABITFIELDS: u32 = 6;
-
-fn parse_bmp(bytes: &[u8]) -> Result<BmpHeader, InvalidImage> {
-    let f = ImageFormat::Bmp;
-    let (Some(pixel_offset), Some(dib_size)) = (le32(bytes, 10), le32(bytes, 14)) else {
-        return Err(truncated(f, "its file header is cut short"));
-    };
-    if !BMP_DIB_SIZES.contains(&dib_size) {
-        return Err(malformed(
-            f,
-            format!("its DIB header has an unknown size ({dib_size} bytes)"),
-        ));
-    }
-    if bytes.len() < 14 + dib_size as usize {
-        return Err(truncated(f, "its DIB header is cut short"));
-    }
-    let field16 = |offset: usize| le16(bytes, offset).unwrap_or_default();
-    let field32 = |offset: usize| le32(bytes, offset).unwrap_or_default();
-    let header = if dib_size == 12 {
-        // BITMAPCOREHEADER: unsigned 16-bit sizes, no compression.
-        BmpHeader {
-            pixel_offset: u64::from(pixel_offset),
-            dib_size,
-            width: i64::from(field16(18)),
-            height: i64::from(field16(20)),
-            bits_per_pixel: field16(24),
-            compression: BI_RGB,
-            image_size: 0,
-        }
-    } else {
-        // BITMAPINFOHEADER and its extensions: signed 32-bit sizes (negative height: top-down).
-        BmpHeader {
-            pixel_offset: u64::from(pixel_offset),
-            dib_size,
-            width: i64::from(field32(18) as i32),
-            height: i64::from(field32(22) as i32),
-            bits_per_pixel: field16(28),
-            compression: if dib_size >= 20 { field32(30) } else { BI_RGB },
-            image_size: if dib_size >= 24 { field32(34) } else { 0 },
-        }
-    };
-    Ok(header)
-}
-
-/// The headers must be whole; an uncompressed bitmap must hold all the rows its header promises
-/// (offset + row stride × |height|); a compressed one, its image-size field when that is not 0.
-fn check_bmp(bytes: &[u8]) -> Result<(), InvalidImage> {
-    let f = ImageFormat::Bmp;
-    let header = parse_bmp(bytes)?;
-    let len = bytes.len() as u64;
-    if header.pixel_offset < 14 + u64::from(header.dib_size) {
-        return Err(malformed(
-            f,
-            "its pixel data offset points inside the header",
-        ));
-    }
-    let needed = match header.compression {
-        BI_RGB | BI_BITFIELDS | BI_ALPHABITFIELDS => {
-            if header.bits_per_pixel == 0 {
-                return Err(malformed(f, "it declares 0 bits per pixel"));
-            }
-            let row_bits =
-                u64::from(header.bits_per_pixel).saturating_mul(header.width.unsigned_abs());
-            let stride = row_bits.div_ceil(32).saturating_mul(4);
-            header
-                .pixel_offset
-                .saturating_add(stride.saturating_mul(header.height.unsigned_abs()))
-        }
-        BI_RLE8 | BI_RLE4 | BI_JPEG | BI_PNG => header
-            .pixel_offset
-            .saturating_add(u64::from(header.image_size)),
-        other => {
-            return Err(malformed(
-                f,
-                format!("it uses an unknown compression method ({other})"),
-            ))
-        }
-    };
-    if needed > len {
-        return Err(truncated(
-            f,
-            format!(
-                "its header promises {} bytes but the file has only {}",
-                group_digits(needed),
-                group_digits(len)
-            ),
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use super::bmp::BI_RLE8;
+    use super::jpeg::JPEG_SOS;
+    use super::png::crc32;
     use super::*;
     use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
     use proptest::prelude::*;
@@ -1346,9 +804,366 @@ mod tests {
             .expect_err("48 MP")
             .to_string();
         assert!(message.contains("40,000,000 pixels"), "{message}");
-        // Exactly 40 MP is allowed; the pixel data is never decoded, so the junk IDAT is not
-        // noticed (the structure is complete).
-        assert!(validate(&png_with_header(10_000, 4_000)).is_ok());
+        // Exactly 40 MP is allowed by the dimension check; the junk IDAT is then refused.
+        assert!(matches!(
+            validate(&png_with_header(10_000, 4_000)),
+            Err(InvalidImage::Corrupt {
+                format: ImageFormat::Png,
+                ..
+            })
+        ));
+    }
+
+    // --- Corrupt pixel data (the integrity pass) ---
+
+    fn assert_corrupt(bytes: &[u8], format: ImageFormat, what: &str) -> String {
+        match validate(bytes) {
+            Err(error @ InvalidImage::Corrupt { format: f, .. }) if f == format => {
+                let text = error.to_string();
+                assert!(
+                    text.starts_with(&format!("The {} image is corrupt: ", format.name())),
+                    "{text}"
+                );
+                assert!(text.ends_with('.') && !text.ends_with(".."), "{text}");
+                text
+            }
+            other => panic!("{what}: expected Corrupt {format:?}, got {other:?}"),
+        }
+    }
+
+    /// Deterministic pseudo-random bytes, never 0xFF (so a JPEG scan stays marker-free).
+    fn garbage(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8 % 0xFF
+            })
+            .collect()
+    }
+
+    /// The range of the first scan's entropy-coded data.
+    fn jpeg_scan_data(jpeg: &[u8]) -> std::ops::Range<usize> {
+        let sos = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, JPEG_SOS])
+            .expect("SOS");
+        let start = sos + 2 + usize::from(u16::from_be_bytes([jpeg[sos + 2], jpeg[sos + 3]]));
+        let end = start
+            + jpeg[start..]
+                .windows(2)
+                .position(|w| w[0] == 0xFF && w[1] != 0 && !(0xD0..=0xD7).contains(&w[1]))
+                .expect("end of scan");
+        start..end
+    }
+
+    #[test]
+    fn jpeg_with_garbage_entropy_coded_data_is_corrupt() {
+        for (seed, progressive) in [(1, false), (2, false), (3, false), (4, true), (5, true)] {
+            let mut jpeg = if progressive {
+                progressive_jpeg(64, 64)
+            } else {
+                encode(ImageFormat::Jpeg, 96, 80, false)
+            };
+            let scan = jpeg_scan_data(&jpeg);
+            let junk = garbage(seed, scan.len());
+            jpeg[scan].copy_from_slice(&junk);
+            assert_corrupt(&jpeg, ImageFormat::Jpeg, &format!("seed {seed}"));
+        }
+    }
+
+    #[test]
+    fn jpeg_whose_component_has_no_quantization_table_is_corrupt() {
+        // Found by the render invariant: zune-jpeg refuses to decode such a frame.
+        let mut jpeg = encode(ImageFormat::Jpeg, 64, 48, false);
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("SOF0");
+        // Marker, length, precision, height, width, count; then id, sampling, table per component.
+        jpeg[sof + 10 + 2] = 3;
+        let text = assert_corrupt(&jpeg, ImageFormat::Jpeg, "no DQT");
+        assert!(text.contains("quantization table"), "{text}");
+    }
+
+    #[test]
+    fn jpeg_whose_scan_ends_early_is_corrupt() {
+        // The scan's data cut in half, the markers after it kept: structurally whole.
+        let jpeg = encode(ImageFormat::Jpeg, 96, 96, false);
+        let scan = jpeg_scan_data(&jpeg);
+        let mut short = jpeg[..scan.start + scan.len() / 2].to_vec();
+        short.extend_from_slice(&jpeg[scan.end..]);
+        let text = assert_corrupt(&short, ImageFormat::Jpeg, "half a scan");
+        assert!(text.contains("ends before the last block"), "{text}");
+    }
+
+    /// A zlib stream of stored blocks holding `data`, with its Adler-32.
+    fn zlib_stored(data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x78, 0x01];
+        let chunks: Vec<&[u8]> = if data.is_empty() {
+            vec![&[]]
+        } else {
+            data.chunks(65_535).collect()
+        };
+        for (i, chunk) in chunks.iter().enumerate() {
+            out.push(u8::from(i + 1 == chunks.len()));
+            let len = chunk.len() as u16;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&(!len).to_le_bytes());
+            out.extend_from_slice(chunk);
+        }
+        let (mut a, mut b) = (1u32, 0u32);
+        for &byte in data {
+            a = (a + u32::from(byte)) % 65_521;
+            b = (b + a) % 65_521;
+        }
+        out.extend_from_slice(&(b << 16 | a).to_be_bytes());
+        out
+    }
+
+    /// A 4x3 8-bit greyscale PNG whose IDAT holds `idat` (chunk CRCs correct).
+    fn grey_png(idat: &[u8]) -> Vec<u8> {
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&4u32.to_be_bytes());
+        ihdr.extend_from_slice(&3u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        let mut png = PNG_MAGIC.to_vec();
+        png.extend(png_chunk(b"IHDR", &ihdr));
+        png.extend(png_chunk(b"IDAT", idat));
+        png.extend(png_chunk(b"IEND", &[]));
+        png
+    }
+
+    #[test]
+    fn png_image_data_is_inflated_and_counted() {
+        // 3 rows of a filter byte and 4 pixels.
+        let rows: Vec<u8> = (0..3).flat_map(|r| [r % 5, 10, 20, 30, 40]).collect();
+        assert_eq!(
+            validate(&grey_png(&zlib_stored(&rows))),
+            Ok(ImageInfo {
+                format: ImageFormat::Png,
+                width: 4,
+                height: 3
+            })
+        );
+        let text = assert_corrupt(
+            &grey_png(&zlib_stored(&rows[..14])),
+            ImageFormat::Png,
+            "short",
+        );
+        assert!(text.contains("fewer than the 15"), "{text}");
+        let mut long = rows.clone();
+        long.push(0);
+        let text = assert_corrupt(&grey_png(&zlib_stored(&long)), ImageFormat::Png, "long");
+        assert!(text.contains("more than the 15"), "{text}");
+        let mut bad_filter = rows.clone();
+        bad_filter[5] = 9;
+        let text = assert_corrupt(
+            &grey_png(&zlib_stored(&bad_filter)),
+            ImageFormat::Png,
+            "filter",
+        );
+        assert!(text.contains("filter type (9)"), "{text}");
+        let mut bad_adler = zlib_stored(&rows);
+        let last = bad_adler.len() - 1;
+        bad_adler[last] ^= 1;
+        let text = assert_corrupt(&grey_png(&bad_adler), ImageFormat::Png, "adler");
+        assert!(text.contains("Adler-32"), "{text}");
+        assert_corrupt(&grey_png(&garbage(7, 40)), ImageFormat::Png, "garbage zlib");
+        let mut unfinished = zlib_stored(&rows);
+        unfinished.truncate(unfinished.len() - 6);
+        assert_corrupt(
+            &grey_png(&unfinished),
+            ImageFormat::Png,
+            "unfinished stream",
+        );
+    }
+
+    #[test]
+    fn png_with_garbage_idat_and_valid_crcs_is_corrupt() {
+        for seed in 1..6 {
+            let png = encode(ImageFormat::Png, 60, 50, seed % 2 == 0);
+            let at = png.windows(4).position(|w| w == b"IDAT").expect("IDAT") - 4;
+            let len = u32::from_be_bytes(png[at..at + 4].try_into().expect("4 bytes")) as usize;
+            // Keep the zlib header, garble the deflate data, fix the CRC.
+            let mut data = png[at + 8..at + 8 + len].to_vec();
+            let junk = garbage(seed, data.len() - 2);
+            data[2..].copy_from_slice(&junk);
+            let mut bad = png[..at].to_vec();
+            bad.extend(png_chunk(b"IDAT", &data));
+            bad.extend_from_slice(&png[at + 12 + len..]);
+            assert_corrupt(&bad, ImageFormat::Png, &format!("seed {seed}"));
+        }
+    }
+
+    /// The first image's LZW minimum code size position and its sub-blocks' range.
+    fn gif_image_data(gif: &[u8]) -> (usize, std::ops::Range<usize>) {
+        let flags = gif[10];
+        let mut pos = 13
+            + if flags & 0x80 != 0 {
+                3 << ((flags & 7) + 1)
+            } else {
+                0
+            };
+        loop {
+            match gif[pos] {
+                0x21 => {
+                    pos += 2;
+                    while gif[pos] != 0 {
+                        pos += 1 + usize::from(gif[pos]);
+                    }
+                    pos += 1;
+                }
+                0x2C => {
+                    let local = gif[pos + 9];
+                    pos += 10
+                        + if local & 0x80 != 0 {
+                            3 << ((local & 7) + 1)
+                        } else {
+                            0
+                        };
+                    let code_size = pos;
+                    let mut end = pos + 1;
+                    while gif[end] != 0 {
+                        end += 1 + usize::from(gif[end]);
+                    }
+                    return (code_size, code_size + 1..end + 1);
+                }
+                other => panic!("unexpected GIF block {other:#x}"),
+            }
+        }
+    }
+
+    /// `gif` with its first image's data replaced by `code_size` and `data` in sub-blocks.
+    fn gif_with_image_data(gif: &[u8], code_size: u8, data: &[u8]) -> Vec<u8> {
+        let (at, blocks) = gif_image_data(gif);
+        let mut out = gif[..at].to_vec();
+        out.push(code_size);
+        for chunk in data.chunks(255) {
+            out.push(chunk.len() as u8);
+            out.extend_from_slice(chunk);
+        }
+        out.push(0);
+        out.extend_from_slice(&gif[blocks.end..]);
+        out
+    }
+
+    #[test]
+    fn gif_with_garbage_or_short_lzw_data_is_corrupt() {
+        let gif = encode(ImageFormat::Gif, 64, 64, false);
+        assert!(validate(&gif).is_ok());
+        for seed in 1..6 {
+            let bad = gif_with_image_data(&gif, 8, &garbage(seed, 2000));
+            assert_corrupt(&bad, ImageFormat::Gif, &format!("seed {seed}"));
+        }
+        // Clear code, two pixels, end code (9-bit codes for code size 8): too few pixels.
+        let short = gif_with_image_data(&gif, 8, &[0x00, 0x03, 0x04, 0x04, 0x10]);
+        let text = assert_corrupt(&short, ImageFormat::Gif, "short");
+        assert!(
+            text.contains("first frame cannot be decoded (image truncated)"),
+            "{text}"
+        );
+        let text = assert_corrupt(
+            &gif_with_image_data(&gif, 12, &[0; 8]),
+            ImageFormat::Gif,
+            "code size",
+        );
+        assert!(text.contains("invalid minimal code size"), "{text}");
+    }
+
+    /// Found by the `validate` fuzz target: a frame whose LZW data holds an invalid code after
+    /// its last pixel, which the `gif` crate (and so the renderer) still reads.
+    const FUZZ_GIF_1: &[u8] = &[
+        71, 73, 70, 56, 57, 97, 251, 0, 255, 0, 128, 33, 249, 4, 4, 0, 0, 83, 0, 44, 0, 0, 0, 0,
+        12, 0, 10, 0, 0, 4, 53, 16, 200, 9, 130, 189, 65, 232, 45, 134, 255, 3, 33, 142, 68, 105,
+        158, 133, 161, 174, 198, 225, 190, 7, 34, 207, 72, 34, 159, 15, 202, 36, 16, 1, 0, 33, 249,
+        4, 132, 0, 0, 0, 95, 0, 0, 246, 255, 255, 255, 255, 245, 255, 255, 4, 53, 48, 200, 25, 132,
+        189, 98, 232, 61, 136, 255, 68, 33, 142, 133, 97, 158, 198, 161, 174, 7, 218, 190, 255,
+        255, 254, 247, 3, 0, 202, 162, 239, 11, 227, 255, 140, 134, 142, 24, 112, 216, 112, 143,
+        135, 114, 57, 97, 251, 0, 255, 0, 128, 33, 249, 4, 4, 0, 0, 83, 0, 44, 0, 0, 0, 0, 12, 0,
+        10, 0, 0, 4, 53, 16, 200, 9, 130, 189, 65, 232, 45, 134, 255, 3, 33, 142, 68, 105, 158,
+        133, 161, 174, 198, 225, 190, 7, 34, 207, 72, 34, 159, 15, 202, 36, 16, 1, 0, 33, 249, 4,
+        132, 0, 0, 0, 95, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 4, 53, 48, 200, 25, 132, 189, 98, 232, 61,
+        136, 255, 68, 33, 142, 133, 97, 158, 198, 161, 174, 7, 218, 190, 255, 255, 254, 247, 3, 0,
+        202, 162, 239, 11, 227, 255, 140, 134, 142, 24, 112, 216, 112, 143, 135, 114, 249, 50, 50,
+        50, 50, 50, 68, 16, 1, 0, 59,
+    ];
+
+    #[test]
+    fn fuzz_found_gif_accepted_only_if_it_renders() {
+        if validate(FUZZ_GIF_1).is_ok() {
+            let rendered = crate::renditions::render_all(FUZZ_GIF_1);
+            assert!(rendered.is_ok(), "accepted but {rendered:?}");
+        }
+    }
+
+    /// A 4x2 RLE bitmap (RLE8, or RLE4 when `rle4`) of 16 grey levels holding `rle`.
+    fn rle_bmp(rle4: bool, rle: &[u8]) -> Vec<u8> {
+        let offset = 14 + 40 + 16 * 4;
+        let mut bmp = b"BM".to_vec();
+        bmp.extend_from_slice(&((offset + rle.len()) as u32).to_le_bytes());
+        bmp.extend_from_slice(&[0; 4]);
+        bmp.extend_from_slice(&(offset as u32).to_le_bytes());
+        bmp.extend_from_slice(&40u32.to_le_bytes());
+        bmp.extend_from_slice(&4i32.to_le_bytes());
+        bmp.extend_from_slice(&2i32.to_le_bytes());
+        bmp.extend_from_slice(&1u16.to_le_bytes());
+        bmp.extend_from_slice(&(if rle4 { 4u16 } else { 8 }).to_le_bytes());
+        bmp.extend_from_slice(&(if rle4 { 2u32 } else { BI_RLE8 }).to_le_bytes());
+        bmp.extend_from_slice(&(rle.len() as u32).to_le_bytes());
+        bmp.extend_from_slice(&[0; 8]);
+        bmp.extend_from_slice(&16u32.to_le_bytes());
+        bmp.extend_from_slice(&0u32.to_le_bytes());
+        for c in 0..16u8 {
+            bmp.extend_from_slice(&[c * 17, c * 17, c * 17, 0]);
+        }
+        bmp.extend_from_slice(rle);
+        bmp
+    }
+
+    #[test]
+    fn rle_bitmaps_whose_runs_leave_the_image_are_corrupt() {
+        let good: &[&[u8]] = &[
+            &[4, 1, 0, 0, 4, 2, 0, 1],
+            // Absolute run of 3, padded to an even length; delta one row down; end.
+            &[0, 3, 1, 2, 3, 0, 1, 5, 0, 2, 0, 1, 0, 1],
+            // No end-of-bitmap code, but every row ends.
+            &[4, 1, 0, 0, 4, 2, 0, 0],
+        ];
+        for rle in good {
+            assert!(validate(&rle_bmp(false, rle)).is_ok(), "{rle:?}");
+        }
+        // RLE8 runs longer than the row are clipped by decoders (ImageMagick writes them).
+        assert!(validate(&rle_bmp(false, &[9, 1, 0, 0, 4, 2, 0, 1])).is_ok());
+        let bad: &[(bool, &[u8], &str)] = &[
+            (true, &[9, 0x11, 0, 1], "a run goes past the end of a row"),
+            (
+                false,
+                &[0, 5, 1, 2, 3, 4, 5, 0, 0, 1],
+                "an absolute run goes past",
+            ),
+            (
+                false,
+                &[0, 2, 0, 2, 0, 1],
+                "a delta code moves below the last row",
+            ),
+            (
+                false,
+                &[0, 2, 5, 0, 0, 1],
+                "a delta code moves past the end of a row",
+            ),
+            (
+                false,
+                &[4, 1, 0, 0, 4, 2],
+                "ends before the end-of-bitmap code",
+            ),
+        ];
+        for (rle4, rle, reason) in bad {
+            let text = assert_corrupt(&rle_bmp(*rle4, rle), ImageFormat::Bmp, reason);
+            assert!(text.contains(reason), "{text}");
+        }
     }
 
     #[test]
@@ -1532,8 +1347,53 @@ mod tests {
         ProptestConfig::default()
     }
 
+    /// Corrupts `bytes`: each flip sets a byte past the signature; for a PNG the chunk CRCs are
+    /// then recomputed, so that the damage reaches the image data check instead of stopping at
+    /// a bad CRC.
+    fn corrupt_image(format: ImageFormat, bytes: &mut [u8], flips: &[(usize, u8)]) {
+        let len = bytes.len();
+        for &(at, value) in flips {
+            bytes[8.min(len - 1) + at % (len - 8.min(len - 1))] = value;
+        }
+        if format == ImageFormat::Png {
+            let mut pos = 8;
+            while pos + 12 <= len {
+                let chunk_len =
+                    u32::from_be_bytes(bytes[pos..pos + 4].try_into().expect("4")) as usize;
+                let Some(end) = (pos + 8).checked_add(chunk_len).filter(|&e| e + 4 <= len) else {
+                    break;
+                };
+                let crc = crc32(&[&bytes[pos + 4..end]]);
+                bytes[end..end + 4].copy_from_slice(&crc.to_be_bytes());
+                pos = end + 4;
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(config())]
+
+        /// The invariant the integrity pass exists for: whatever is accepted can be rendered.
+        #[test]
+        fn accepted_images_render(
+            format in format_strategy(),
+            width in 48u32..96,
+            height in 48u32..96,
+            alpha in any::<bool>(),
+            progressive in any::<bool>(),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+        ) {
+            let mut bytes = if format == ImageFormat::Jpeg && progressive {
+                progressive_jpeg(width as u16, height as u16)
+            } else {
+                encode(format, width, height, alpha)
+            };
+            corrupt_image(format, &mut bytes, &flips);
+            if validate(&bytes).is_ok() {
+                let rendered = crate::renditions::render_all(&bytes);
+                prop_assert!(rendered.is_ok(), "{:?} {}x{} flips {:?}: accepted but {:?}", format, width, height, flips, rendered.err());
+            }
+        }
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
