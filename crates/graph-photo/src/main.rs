@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(graph_photo::photo_cmd::run(args)))
         }
         Command::Sync(args) => {
-            runtime().and_then(|rt| rt.block_on(graph_photo::sync::run_cli(args)))
+            runtime().and_then(|rt| rt.block_on(graph_photo::sync_cmd::run_cli(args)))
         }
         Command::Conformance(args) => graph_photo::conformance_cmd::run(&args).and_then(|report| {
             println!("{report}");
