@@ -49,7 +49,7 @@ const ENV_VARS: &[&str] = &[
 ///
 /// `cargo test -p e2e` alone does not build other packages' binaries, so when the binary is
 /// missing, or older than a source of the workspace's crates (it would test old code), this
-/// runs `$CARGO build -p app --bin graph-photo` first. If that build fails (a broken
+/// runs `$CARGO build -p graph-photo --bin graph-photo` first. If that build fails (a broken
 /// workspace) an existing binary is used, with a warning.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -116,7 +116,7 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// `cargo build -p app --bin graph-photo` into the target directory this test was built in.
+/// `cargo build -p graph-photo --bin graph-photo` into the target directory this test was built in.
 fn build(profile_dir: &Path) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO")
         .or_else(|| option_env!("CARGO").map(Into::into))
@@ -125,7 +125,14 @@ fn build(profile_dir: &Path) -> Result<(), String> {
     let mut command = Command::new(cargo);
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "-p", "app", "--bin", "graph-photo"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "graph-photo",
+            "--bin",
+            "graph-photo",
+        ])
         .arg("--target-dir")
         .arg(target_dir);
     if profile_dir.file_name().is_some_and(|p| p == "release") {

@@ -7,11 +7,12 @@
 //!    HTTP client, an async runtime, a storage engine/database crate, or any
 //!    workspace `adapter-*` crate. (Dev-dependencies are free: tests may use tokio.)
 //! 2. A workspace `adapter-*` crate depends (normal, build or dev) on no other
-//!    workspace `adapter-*` crate, nor on `app` or `conformance`.
-//! 3. Other workspace crates, except `app`, `e2e` and `xtask`, have no normal or build
-//!    dependency on an `adapter-*` crate — with the single exception
-//!    `conformance -> adapter-graph-client`. Dev-dependencies on adapters are allowed
-//!    (the conformance suite's tests start the server).
+//!    workspace `adapter-*` crate, nor on `graph-photo`, `conformance` or `photo-upload`.
+//! 3. Other workspace crates, except `graph-photo`, `e2e` and `xtask`, have no normal or build
+//!    dependency on an `adapter-*` crate — with exactly two exceptions, both on the client
+//!    adapter: `conformance -> adapter-graph-client` and `photo-upload -> adapter-graph-client`
+//!    (client-side use cases over the client's public API). Dev-dependencies on adapters are
+//!    allowed (the conformance suite's tests start the server).
 //!
 //! [`check`] is pure so the rules are unit-tested on hand-built metadata; [`run`] is
 //! the IO wrapper.
@@ -24,13 +25,20 @@ use serde_json::Value;
 
 const CORE: &str = "photo-core";
 const ADAPTER_PREFIX: &str = "adapter-";
+/// The composition root: the `graph-photo` binary's package.
+const COMPOSITION_ROOT: &str = "graph-photo";
 /// Crates that may depend on adapters in any way: the composition root, the
 /// cross-crate end-to-end tests, and this tool.
-const ADAPTER_USERS: &[&str] = &["app", "e2e", "xtask"];
+const ADAPTER_USERS: &[&str] = &[COMPOSITION_ROOT, "e2e", "xtask"];
+/// The client-side use cases (sync, fit), a layer above the client adapter.
+const CLIENT_USE_CASES: &str = "photo-upload";
 /// Normal dependencies on adapters allowed as exceptions to rule 3.
-const ALLOWED_ADAPTER_DEPS: &[(&str, &str)] = &[("conformance", "adapter-graph-client")];
+const ALLOWED_ADAPTER_DEPS: &[(&str, &str)] = &[
+    ("conformance", "adapter-graph-client"),
+    (CLIENT_USE_CASES, "adapter-graph-client"),
+];
 /// Packages an adapter must never depend on.
-const ADAPTER_FORBIDDEN_TARGETS: &[&str] = &["app", "conformance"];
+const ADAPTER_FORBIDDEN_TARGETS: &[&str] = &[COMPOSITION_ROOT, "conformance", CLIENT_USE_CASES];
 
 const WEB_SERVERS: &[&str] = &[
     "axum",
@@ -84,8 +92,9 @@ pub(crate) enum Reason {
     Storage,
     CoreOnAdapter,
     AdapterOnAdapter,
-    AdapterOnApp,
+    AdapterOnCompositionRoot,
     AdapterOnConformance,
+    AdapterOnUseCases,
     NotAnAdapterUser,
 }
 
@@ -98,11 +107,16 @@ impl fmt::Display for Reason {
             Self::Storage => "a storage engine/database crate",
             Self::CoreOnAdapter => "an adapter; the core must not know its adapters",
             Self::AdapterOnAdapter => "another adapter; adapters must be independent",
-            Self::AdapterOnApp => "the composition root; adapters must not depend on it",
+            Self::AdapterOnCompositionRoot => {
+                "the composition root; adapters must not depend on it"
+            }
             Self::AdapterOnConformance => "the conformance suite; adapters must not depend on it",
+            Self::AdapterOnUseCases => {
+                "the client-side use cases, a layer above the adapters; adapters must not depend on it"
+            }
             Self::NotAnAdapterUser => {
-                "an adapter; only app, e2e and xtask may depend on adapters \
-                 (plus conformance -> adapter-graph-client)"
+                "an adapter; only graph-photo, e2e and xtask may depend on adapters \
+                 (plus conformance and photo-upload -> adapter-graph-client)"
             }
         })
     }
@@ -233,10 +247,10 @@ fn forbidden(krate: &str, dep: &Dep<'_>) -> Option<Reason> {
         return if dep_is_adapter && dep.name != krate {
             Some(Reason::AdapterOnAdapter)
         } else if dep.in_workspace && ADAPTER_FORBIDDEN_TARGETS.contains(&dep.name) {
-            Some(if dep.name == "app" {
-                Reason::AdapterOnApp
-            } else {
-                Reason::AdapterOnConformance
+            Some(match dep.name {
+                COMPOSITION_ROOT => Reason::AdapterOnCompositionRoot,
+                CLIENT_USE_CASES => Reason::AdapterOnUseCases,
+                _ => Reason::AdapterOnConformance,
             })
         } else {
             None
@@ -341,7 +355,15 @@ mod tests {
     fn dep(name: &str, kind: Option<&str>) -> Value {
         let workspace = name == CORE
             || name.starts_with(ADAPTER_PREFIX)
-            || ["app", "conformance", "e2e", "xtask", "foo"].contains(&name);
+            || [
+                COMPOSITION_ROOT,
+                CLIENT_USE_CASES,
+                "conformance",
+                "e2e",
+                "xtask",
+                "foo",
+            ]
+            .contains(&name);
         let source = if workspace {
             Value::Null
         } else {
@@ -402,7 +424,7 @@ mod tests {
                 vec![normal("photo-core"), normal("reqwest")],
             ),
             package(
-                "app",
+                "graph-photo",
                 vec![
                     normal("photo-core"),
                     normal("adapter-memstore"),
@@ -419,8 +441,22 @@ mod tests {
                 ],
             ),
             package(
+                "photo-upload",
+                vec![
+                    normal("photo-core"),
+                    normal("adapter-graph-client"),
+                    normal("tokio"),
+                    normal("image"),
+                    dev("wiremock"),
+                ],
+            ),
+            package(
                 "e2e",
-                vec![dev("reqwest"), dev("adapter-graph-client"), normal("app")],
+                vec![
+                    dev("reqwest"),
+                    dev("adapter-graph-client"),
+                    normal("graph-photo"),
+                ],
             ),
             package("xtask", vec![normal("serde_json")]),
         ]
@@ -539,10 +575,10 @@ mod tests {
     }
 
     #[test]
-    fn adapter_must_not_depend_on_app_or_conformance() {
+    fn adapter_must_not_depend_on_graph_photo_or_conformance() {
         let m = with(vec![package(
             "adapter-http-server",
-            vec![normal("photo-core"), dev("app"), dev("conformance")],
+            vec![normal("photo-core"), dev("graph-photo"), dev("conformance")],
         )]);
         let reasons: Vec<Reason> = check(&m)
             .into_iter()
@@ -553,7 +589,11 @@ mod tests {
             .collect();
         assert_eq!(
             reasons,
-            [Reason::AdapterOnApp, Reason::AdapterOnConformance]
+            // Sorted by dependency name.
+            [
+                Reason::AdapterOnConformance,
+                Reason::AdapterOnCompositionRoot
+            ]
         );
     }
 
@@ -564,7 +604,9 @@ mod tests {
         let v = messages(&metadata(packages));
         assert_eq!(v.len(), 1);
         assert!(
-            v[0].starts_with("foo must not depend on adapter-memstore (an adapter; only app"),
+            v[0].starts_with(
+                "foo must not depend on adapter-memstore (an adapter; only graph-photo"
+            ),
             "{v:?}"
         );
     }
@@ -584,9 +626,49 @@ mod tests {
     }
 
     #[test]
-    fn app_may_depend_on_adapters() {
+    fn client_use_cases_may_only_use_the_client_adapter() {
         let m = with(vec![package(
-            "app",
+            "photo-upload",
+            vec![
+                normal("adapter-graph-client"),
+                normal("adapter-http-server"),
+                build("adapter-memstore"),
+                dev("adapter-memstore"),
+            ],
+        )]);
+        assert_eq!(
+            messages(&m),
+            [
+                "photo-upload must not depend on adapter-http-server (an adapter; only \
+                 graph-photo, e2e and xtask may depend on adapters (plus conformance and \
+                 photo-upload -> adapter-graph-client))",
+                "photo-upload must not depend on adapter-memstore (an adapter; only \
+                 graph-photo, e2e and xtask may depend on adapters (plus conformance and \
+                 photo-upload -> adapter-graph-client)) [build-dependency]",
+            ]
+        );
+    }
+
+    #[test]
+    fn adapter_must_not_depend_on_the_client_use_cases() {
+        let m = with(vec![package(
+            "adapter-graph-client",
+            vec![normal("photo-core"), dev("photo-upload")],
+        )]);
+        assert_eq!(
+            messages(&m),
+            [
+                "adapter-graph-client must not depend on photo-upload (the client-side use \
+              cases, a layer above the adapters; adapters must not depend on it) \
+              [dev-dependency]"
+            ]
+        );
+    }
+
+    #[test]
+    fn graph_photo_may_depend_on_adapters() {
+        let m = with(vec![package(
+            "graph-photo",
             vec![
                 normal("adapter-memstore"),
                 normal("adapter-http-server"),

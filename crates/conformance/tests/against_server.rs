@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use adapter_http_server::auth::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID};
-use app::cli::{DirArgs, ServeArgs};
 use async_trait::async_trait;
 use conformance::fixture::{dev_tenant, TokenClaims};
 use conformance::{
     Claims, Endpoint, Fixture, HttpEndpoint, Report, RunOptions, WireRequest, WireResponse,
 };
+use graph_photo::cli::{DirArgs, ServeArgs};
 use percent_encoding::percent_decode_str;
 
 struct TestServer {
@@ -48,7 +48,7 @@ fn start_server() -> TestServer {
         limits: Default::default(),
         uploads: Default::default(),
     };
-    let server = runtime.block_on(app::serve::bind(&args)).unwrap();
+    let server = runtime.block_on(graph_photo::serve::bind(&args)).unwrap();
     let base_url = format!("http://{}", server.addr);
     let key = server.dev_key.clone().expect("the dev key");
     runtime.spawn(server.run(std::future::pending()));

@@ -14,8 +14,8 @@ use adapter_graph_client::{
 };
 use adapter_http_server::auth::TokenRequest;
 use adapter_memstore::seed;
-use app::cli::{DirArgs, ServeArgs};
 use bytes::Bytes;
+use graph_photo::cli::{DirArgs, ServeArgs};
 use image::{DynamicImage, Rgb, RgbImage};
 use photo_core::target::Target;
 use tempfile::TempDir;
@@ -49,7 +49,7 @@ async fn start_server() -> TestServer {
         limits: Default::default(),
         uploads: Default::default(),
     };
-    let server = app::serve::bind(&args).await.unwrap();
+    let server = graph_photo::serve::bind(&args).await.unwrap();
     let mut request = TokenRequest::delegated(
         seed::CONTOSO_TENANT,
         seed::MEGAN_ID,

@@ -3,10 +3,9 @@
 
 pub mod cli;
 pub mod conformance_cmd;
-pub mod fit;
 pub mod photo_cmd;
 pub mod serve;
-pub mod sync;
+pub mod sync_cmd;
 pub mod token;
 
 use std::path::PathBuf;
@@ -42,7 +41,9 @@ pub enum AppError {
     #[error("{0}")]
     Client(Box<adapter_graph_client::ClientError>),
     #[error("{0}")]
-    Fit(#[from] fit::FitError),
+    Fit(#[from] photo_upload::fit::FitError),
+    #[error("{0}")]
+    Sync(#[from] photo_upload::sync::SyncError),
     #[error("{failed} of {total} uploads failed")]
     SyncFailed { failed: usize, total: usize },
 }

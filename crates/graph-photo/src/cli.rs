@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use photo_core::target::{Route, Target};
+use photo_core::target::Target;
+use photo_upload::parse_target;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -330,23 +331,6 @@ pub fn parse_entity_tag(text: &str) -> Result<String, String> {
     Ok(format!("\"{text}\""))
 }
 
-/// The photo's owner, e.g. `me`, `users/ID`, `groups/ID`, `me/contacts/ID`,
-/// `users/ID/contactFolders/F/contacts/C` (ids raw or percent-encoded).
-pub fn parse_target(text: &str) -> Result<Target, String> {
-    let trimmed = text.trim().trim_matches('/');
-    if trimmed.is_empty() {
-        return Err("the target is empty (e.g. me, users/ID, groups/ID)".into());
-    }
-    Route::parse_path(&format!("/v1.0/{trimmed}/photo"))
-        .map(|route| route.target)
-        .map_err(|e| {
-            format!(
-                "'{trimmed}' is not a photo target ({e}); expected me, users/ID, groups/ID, \
-                 me/contacts/ID or users/ID/contactFolders/F/contacts/C"
-            )
-        })
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct PhotoArgs {
     #[command(subcommand)]
@@ -505,34 +489,6 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn targets_parse_like_the_server_reads_them() {
-        use photo_core::target::Owner;
-        assert_eq!(parse_target("me"), Ok(Target::Me));
-        assert_eq!(
-            parse_target("/users/a%40b.com/"),
-            Ok(Target::User("a@b.com".into()))
-        );
-        assert_eq!(
-            parse_target("users/lee_fabrikam.com#EXT#@contoso.onmicrosoft.com"),
-            Ok(Target::User(
-                "lee_fabrikam.com#EXT#@contoso.onmicrosoft.com".into()
-            ))
-        );
-        assert_eq!(parse_target("groups/g1"), Ok(Target::Group("g1".into())));
-        assert_eq!(
-            parse_target("users/u/contactFolders/f/contacts/c"),
-            Ok(Target::Contact {
-                owner: Owner::User("u".into()),
-                folder: Some("f".into()),
-                id: "c".into()
-            })
-        );
-        for bad in ["", "users", "me/photo", "things/x", "groups/g/contacts/c"] {
-            assert!(parse_target(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -1,30 +1,59 @@
-//! `graph-photo sync DIR --map FILE.csv`: many uploads, in parallel (bounded: Graph allows 4
-//! concurrent photo requests per app, spec F1), retried by the client, resumable through a
-//! state file that remembers what content each target got.
+//! Many uploads from a `file,target` map (what `graph-photo sync DIR --map FILE.csv` runs): in
+//! parallel (bounded: Graph allows 4 concurrent photo requests per app, spec F1), retried by the
+//! client, resumable through a state file that remembers what content each target got.
+//!
+//! [`parse_map`] reads the map, [`sync`] (or [`sync_with_progress`]) runs it and returns a
+//! [`SyncReport`]; [`SyncReport::summary`] is the text a person reads at the end.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use adapter_graph_client::{ClientError, GraphClient, PhotoUpload, WriteOptions};
 use bytes::Bytes;
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use photo_core::target::Target;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use crate::cli::{parse_target, SyncArgs};
 use crate::fit::{fit, Fitted};
-use crate::photo_cmd::{client_config, file_error, token_provider};
-use crate::AppError;
+use crate::parse_target;
 
-/// The state file's name in DIR unless `--state` says otherwise.
+/// The state file's usual name, in the folder of the photos (`graph-photo sync` uses it unless
+/// `--state` names another file).
 pub const DEFAULT_STATE_FILE: &str = ".graph-photo-sync.json";
-const STATE_VERSION: u32 = 1;
+/// The only state file format version this crate reads and writes.
+pub const STATE_VERSION: u32 = 1;
+
+/// Why a run could not start. Failures of single rows are not errors: they are in the
+/// [`SyncReport`].
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The state file exists but could not be read.
+    #[error("{}: {error}", path.display())]
+    ReadState {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The state file is not JSON of the expected shape.
+    #[error(
+        "{}: not a sync state file ({error}); delete it to upload everything again",
+        path.display()
+    )]
+    CorruptState {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    /// The state file was written by a version of this crate with another format.
+    #[error(
+        "{}: state version {version} is not supported (expected {STATE_VERSION})",
+        path.display()
+    )]
+    StateVersion { path: PathBuf, version: u32 },
+}
 
 // ---------------------------------------------------------------------------------------------
 // The map.
@@ -36,20 +65,25 @@ pub struct MapEntry {
     pub line: u64,
     /// As written, relative to DIR.
     pub file: String,
+    /// Whose photo the file becomes.
     pub target: Target,
 }
 
 /// A row that cannot be used, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
+    /// The row's line in the CSV file (1-based).
     pub line: u64,
+    /// What is wrong with it, for a person.
     pub reason: String,
 }
 
 /// A parsed map: the usable rows and the others.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncMap {
+    /// The usable rows, in map order.
     pub entries: Vec<MapEntry>,
+    /// The rows that cannot be used, in map order.
     pub errors: Vec<RowError>,
 }
 
@@ -155,7 +189,9 @@ fn split_row(text: &str) -> Result<Vec<String>, String> {
 /// What earlier runs uploaded: per API root, per target (its canonical path).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncState {
+    /// [`STATE_VERSION`].
     pub version: u32,
+    /// API root (e.g. `https://graph.microsoft.com/v1.0`) -> target path -> its last upload.
     #[serde(default)]
     pub servers: BTreeMap<String, BTreeMap<String, UploadRecord>>,
 }
@@ -186,24 +222,27 @@ pub struct UploadRecord {
 
 impl SyncState {
     /// The state at `path`; none yet is an empty state.
-    pub fn load(path: &Path) -> Result<SyncState, AppError> {
+    pub fn load(path: &Path) -> Result<SyncState, SyncError> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SyncState::default()),
-            Err(e) => return Err(file_error(path, &e)),
+            Err(error) => {
+                return Err(SyncError::ReadState {
+                    path: path.to_owned(),
+                    error,
+                })
+            }
         };
-        let state: SyncState = serde_json::from_slice(&bytes).map_err(|e| {
-            AppError::Usage(format!(
-                "{}: not a sync state file ({e}); delete it to upload everything again",
-                path.display()
-            ))
-        })?;
+        let state: SyncState =
+            serde_json::from_slice(&bytes).map_err(|error| SyncError::CorruptState {
+                path: path.to_owned(),
+                error,
+            })?;
         if state.version != STATE_VERSION {
-            return Err(AppError::Usage(format!(
-                "{}: state version {} is not supported (expected {STATE_VERSION})",
-                path.display(),
-                state.version
-            )));
+            return Err(SyncError::StateVersion {
+                path: path.to_owned(),
+                version: state.version,
+            });
         }
         Ok(state)
     }
@@ -222,6 +261,7 @@ impl SyncState {
             .is_some_and(|record| record.sha256 == sha256)
     }
 
+    /// Remembers that `target` of `server` got `record` (replacing what it got before).
     pub fn record(&mut self, server: &str, target: &Target, record: UploadRecord) {
         self.servers
             .entry(server.to_owned())
@@ -270,6 +310,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// What happened to one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Uploaded: the ETag the server gave, the bytes sent, whether they were re-encoded to fit.
     Uploaded {
         etag: Option<String>,
         bytes: usize,
@@ -283,9 +324,12 @@ pub enum Outcome {
     Failed { code: String, reason: String },
 }
 
+/// One row of the map and what happened to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemReport {
+    /// The row's line in the map.
     pub line: u64,
+    /// The file, as named in the map.
     pub file: String,
     pub target: Target,
     pub outcome: Outcome,
@@ -294,8 +338,11 @@ pub struct ItemReport {
 /// The result of a run, rows in map order.
 #[derive(Debug, Clone, Default)]
 pub struct SyncReport {
+    /// Every usable row of the map.
     pub items: Vec<ItemReport>,
+    /// The rows of the map that could not be used (each counts as a failure).
     pub bad_rows: Vec<RowError>,
+    /// Whether nothing was uploaded on purpose ([`SyncOptions::dry_run`]).
     pub dry_run: bool,
 }
 
@@ -304,10 +351,12 @@ impl SyncReport {
         self.items.iter().filter(|i| f(&i.outcome)).count()
     }
 
+    /// Rows uploaded (or that a dry run would upload).
     pub fn uploaded(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Uploaded { .. } | Outcome::WouldUpload { .. }))
     }
 
+    /// Rows whose content the target already got.
     pub fn skipped(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Skipped))
     }
@@ -317,6 +366,7 @@ impl SyncReport {
         self.count(|o| matches!(o, Outcome::Failed { .. })) + self.bad_rows.len()
     }
 
+    /// All rows, unusable ones included.
     pub fn total(&self) -> usize {
         self.items.len() + self.bad_rows.len()
     }
@@ -389,11 +439,32 @@ pub struct SyncOptions {
     pub state_path: PathBuf,
     /// Uploads in flight at once (at least 1).
     pub concurrency: usize,
+    /// Read, hash and fit every file, upload nothing; the report says what would happen.
     pub dry_run: bool,
+    /// Re-encode the photos Graph would refuse ([`crate::fit::fit`]).
     pub fit: bool,
-    /// Draw a progress bar on standard error, when it is a terminal.
-    pub progress: bool,
 }
+
+/// Told how a run goes, e.g. to draw a progress bar. The methods are called from the run's
+/// tasks and should return quickly; by default they do nothing.
+pub trait Progress: Send + Sync {
+    /// The run starts with `total` rows to process (the state file has been read).
+    fn started(&self, total: u64) {
+        let _ = total;
+    }
+    /// One row is done, whatever its outcome; rows finish in any order.
+    fn item_done(&self, item: &ItemReport) {
+        let _ = item;
+    }
+    /// Every row is done.
+    fn finished(&self) {}
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
 
 struct Context {
     client: GraphClient,
@@ -402,12 +473,24 @@ struct Context {
     state: Mutex<SyncState>,
 }
 
-/// Uploads every entry of `map` that the state does not show as current.
+/// Uploads every entry of `map` that the state does not show as current, saving the state
+/// after each upload. Fails only when the state file cannot be read; every row's failure is in
+/// the report.
 pub async fn sync(
     client: &GraphClient,
     map: SyncMap,
     options: &SyncOptions,
-) -> Result<SyncReport, AppError> {
+) -> Result<SyncReport, SyncError> {
+    sync_with_progress(client, map, options, &NoProgress).await
+}
+
+/// [`sync`], telling `progress` how it goes.
+pub async fn sync_with_progress(
+    client: &GraphClient,
+    map: SyncMap,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<SyncReport, SyncError> {
     let state = SyncState::load(&options.state_path)?;
     let context = Arc::new(Context {
         client: client.clone(),
@@ -415,47 +498,33 @@ pub async fn sync(
         options: options.clone(),
         state: Mutex::new(state),
     });
-    let progress = progress_bar(map.entries.len() as u64, options.progress);
+    progress.started(map.entries.len() as u64);
 
     let mut items: Vec<ItemReport> = futures::stream::iter(map.entries)
         .map(|entry| {
             let context = Arc::clone(&context);
-            let progress = progress.clone();
             async move {
                 let outcome = process(&context, &entry).await;
-                progress.set_message(entry.file.clone());
-                progress.inc(1);
-                ItemReport {
+                let item = ItemReport {
                     line: entry.line,
                     file: entry.file,
                     target: entry.target,
                     outcome,
-                }
+                };
+                progress.item_done(&item);
+                item
             }
         })
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
-    progress.finish_and_clear();
+    progress.finished();
     items.sort_by_key(|item| item.line);
     Ok(SyncReport {
         items,
         bad_rows: map.errors,
         dry_run: options.dry_run,
     })
-}
-
-fn progress_bar(len: u64, wanted: bool) -> ProgressBar {
-    if !wanted || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, ETA {eta}) {msg}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
 }
 
 fn failed(code: &str, reason: String) -> Outcome {
@@ -581,52 +650,6 @@ async fn process(context: &Context, entry: &MapEntry) -> Outcome {
     }
 }
 
-/// `graph-photo sync`: reads the map, runs, returns the report (not printed).
-pub async fn run(args: &SyncArgs) -> Result<SyncReport, AppError> {
-    if !args.dir.is_dir() {
-        return Err(AppError::Usage(format!(
-            "{}: not a directory",
-            args.dir.display()
-        )));
-    }
-    let tokens = match token_provider(&args.client) {
-        Ok(tokens) => tokens,
-        // A dry run calls nothing: no token needed.
-        Err(_) if args.dry_run => Arc::new(adapter_graph_client::StaticToken("dry-run".into())),
-        Err(error) => return Err(error),
-    };
-    let client = GraphClient::new(client_config(&args.client), tokens)?;
-    let map_file = std::fs::File::open(&args.map).map_err(|e| file_error(&args.map, &e))?;
-    let map = parse_map(std::io::BufReader::new(map_file));
-    let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
-    let options = SyncOptions {
-        dir: args.dir.clone(),
-        state_path: args
-            .state
-            .clone()
-            .unwrap_or_else(|| args.dir.join(DEFAULT_STATE_FILE)),
-        concurrency,
-        dry_run: args.dry_run,
-        fit: args.fit,
-        progress: true,
-    };
-    sync(&client, map, &options).await
-}
-
-/// `graph-photo sync` as the binary runs it: prints the summary on standard output; an error
-/// when any row failed.
-pub async fn run_cli(args: SyncArgs) -> Result<(), AppError> {
-    let report = run(&args).await?;
-    print!("{}", report.summary());
-    match report.failed() {
-        0 => Ok(()),
-        failed => Err(AppError::SyncFailed {
-            failed,
-            total: report.total(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -731,9 +754,9 @@ mod tests {
         assert_eq!(names, vec!["state.json"]);
 
         std::fs::write(&path, "{not json").unwrap();
-        assert!(
-            matches!(SyncState::load(&path), Err(AppError::Usage(m)) if m.contains("delete it"))
-        );
+        let error = SyncState::load(&path).unwrap_err();
+        assert!(matches!(error, SyncError::CorruptState { .. }), "{error:?}");
+        assert!(error.to_string().contains("delete it"), "{error}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
-use app::cli::{Cli, Command};
 use clap::Parser;
+use graph_photo::cli::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -14,15 +14,19 @@ fn main() -> ExitCode {
         .init();
 
     let result = match cli.command {
-        Command::Token(args) => app::token::run(&args).map(|token| println!("{token}")),
-        Command::Photo(args) => runtime().and_then(|rt| rt.block_on(app::photo_cmd::run(args))),
-        Command::Sync(args) => runtime().and_then(|rt| rt.block_on(app::sync::run_cli(args))),
-        Command::Conformance(args) => app::conformance_cmd::run(&args).and_then(|report| {
+        Command::Token(args) => graph_photo::token::run(&args).map(|token| println!("{token}")),
+        Command::Photo(args) => {
+            runtime().and_then(|rt| rt.block_on(graph_photo::photo_cmd::run(args)))
+        }
+        Command::Sync(args) => {
+            runtime().and_then(|rt| rt.block_on(graph_photo::sync_cmd::run_cli(args)))
+        }
+        Command::Conformance(args) => graph_photo::conformance_cmd::run(&args).and_then(|report| {
             println!("{report}");
             if report.passed() {
                 Ok(())
             } else {
-                Err(app::AppError::Usage(format!(
+                Err(graph_photo::AppError::Usage(format!(
                     "{} conformance failure(s)",
                     report.failures.len()
                 )))
@@ -30,9 +34,9 @@ fn main() -> ExitCode {
         }),
         Command::Serve(args) => runtime().and_then(|rt| {
             let served = rt.block_on(async {
-                let server = app::serve::bind(&args).await?;
+                let server = graph_photo::serve::bind(&args).await?;
                 println!("{}", server.banner(!args.quiet));
-                server.run(app::serve::shutdown_signal()).await
+                server.run(graph_photo::serve::shutdown_signal()).await
             });
             // `run` returns at the end of the shutdown grace period at the latest; a render
             // still running on a blocking thread must not hold the exit up.
@@ -49,9 +53,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, app::AppError> {
+fn runtime() -> Result<tokio::runtime::Runtime, graph_photo::AppError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(app::AppError::Serve)
+        .map_err(graph_photo::AppError::Serve)
 }

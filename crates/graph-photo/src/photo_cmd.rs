@@ -10,11 +10,11 @@ use adapter_graph_client::{
     WriteOptions,
 };
 use bytes::Bytes;
+use photo_upload::fit::{fit, Fitted};
 
 use crate::cli::{
     ClientArgs, PhotoAction, PhotoArgs, PhotoDeleteArgs, PhotoGetArgs, PhotoPutArgs, PhotoSizesArgs,
 };
-use crate::fit::{fit, Fitted};
 use crate::AppError;
 
 /// The token source these arguments name: `--token-command` wins over `--token`.
@@ -172,7 +172,9 @@ async fn delete(args: PhotoDeleteArgs) -> Result<(), AppError> {
 /// Writes to `out` (atomically: a temporary file renamed into place) or standard output.
 fn write_output(out: Option<&Path>, bytes: &[u8]) -> Result<(), AppError> {
     match out {
-        Some(path) => crate::sync::write_atomically(path, bytes).map_err(|e| file_error(path, &e)),
+        Some(path) => {
+            photo_upload::sync::write_atomically(path, bytes).map_err(|e| file_error(path, &e))
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout

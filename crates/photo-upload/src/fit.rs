@@ -1,5 +1,6 @@
-//! `--fit`: make a photo acceptable to Graph (spec B3-B5) by downscaling and re-encoding it,
-//! and leave every photo that already fits byte-for-byte alone.
+//! Fitting (`graph-photo photo put --fit`, `sync --fit`): make a photo acceptable to Graph
+//! (spec B3-B5) by downscaling and re-encoding it, and leave every photo that already fits
+//! byte-for-byte alone.
 
 use std::io::Cursor;
 
@@ -37,10 +38,14 @@ pub enum Fitted {
 /// Why a photo that needs fitting could not be fitted.
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
+    /// The photo needs fitting (`reason`) but its pixels cannot be decoded.
     #[error("cannot decode the image to fit it ({reason}): {error}")]
     Decode { reason: String, error: String },
+    /// The JPEG encoder failed.
     #[error("cannot encode the fitted image: {0}")]
     Encode(String),
+    /// Even scaled down to 256 px on its longer side, at the lowest quality, it
+    /// would not fit.
     #[error("cannot make the image fit in {MAX_PHOTO_BYTES} bytes")]
     TooBig,
 }
@@ -60,7 +65,7 @@ pub fn needs_fit(bytes: &[u8]) -> Option<String> {
 
 /// Makes `bytes` acceptable when it is too large, too big a side, or decodable in another
 /// format: EXIF orientation applied, the longer side at most [`FIT_MAX_SIDE`], JPEG at the
-/// highest quality of [`QUALITIES`] that fits in [`MAX_PHOTO_BYTES`]. Photos that already fit
+/// highest quality (90, 80, ... 40) that fits in [`MAX_PHOTO_BYTES`]. Photos that already fit
 /// come back [`Fitted::Unchanged`].
 pub fn fit(bytes: &[u8]) -> Result<Fitted, FitError> {
     let Some(reason) = needs_fit(bytes) else {
