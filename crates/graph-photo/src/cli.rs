@@ -165,8 +165,8 @@ pub struct UploadArgs {
     #[arg(
         long,
         env = "GRAPH_PHOTO_MAX_UPLOAD_MEMORY",
-        default_value_t = adapter_http_server::DEFAULT_MAX_UPLOAD_MEMORY as u64,
-        value_parser = clap::value_parser!(u64).range(photo_core::validation::MAX_PHOTO_BYTES as u64..),
+        default_value = "128M",
+        value_parser = parse_upload_memory,
         value_name = "BYTES"
     )]
     pub max_upload_memory: u64,
@@ -310,6 +310,17 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is not a number of bytes"))?;
     if bytes < 1 << 20 {
         return Err("at least 1M".into());
+    }
+    Ok(bytes)
+}
+
+/// `--max-upload-memory`: like [`parse_bytes`], and at least one photo's worth (4 MiB), or no
+/// upload could ever start.
+fn parse_upload_memory(text: &str) -> Result<u64, String> {
+    let bytes = parse_bytes(text)?;
+    let one_photo = photo_core::validation::MAX_PHOTO_BYTES as u64;
+    if bytes < one_photo {
+        return Err(format!("at least {one_photo} (4M), the size of one photo"));
     }
     Ok(bytes)
 }
@@ -470,6 +481,17 @@ mod tests {
         assert_eq!(parse_bytes("1g"), Ok(1 << 30));
         assert_eq!(parse_bytes("2048KiB"), Ok(2 << 20));
         assert_eq!(parse_bytes("402653184"), Ok(402_653_184));
+        assert_eq!(parse_upload_memory("4M"), Ok(4 << 20));
+        assert!(parse_upload_memory("3M").is_err());
+        // The defaults written as text in the arguments are the library's defaults.
+        assert_eq!(
+            parse_upload_memory("128M"),
+            Ok(adapter_http_server::DEFAULT_MAX_UPLOAD_MEMORY as u64)
+        );
+        assert_eq!(
+            parse_bytes("384M"),
+            Ok(adapter_http_server::DEFAULT_RENDER_MEMORY)
+        );
         for bad in ["", "M", "12", "1T", "-1M", "1.5G", "99999999999999999999G"] {
             assert!(parse_bytes(bad).is_err(), "{bad:?}");
         }
