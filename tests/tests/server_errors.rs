@@ -6,10 +6,10 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use adapter_http_server::auth::TokenRequest;
 use adapter_memstore::seed::CONTOSO_TENANT;
 use axum::body::Body;
 use common::*;
+use dev_tokens::TokenRequest;
 
 const ACCESS_DENIED: &str = "Access is denied. Check credentials and try again.";
 const ME: &str = "/v1.0/me/photo/$value";

@@ -10,11 +10,12 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
+use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, generate_self_signed, PemPair, SELF_SIGNED_NAMES};
 use adapter_http_server::{router, AppState, Authenticator};
 use adapter_memstore::seed::{ADELE_ID, CONTOSO_TENANT};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
+use dev_tokens::{DevKey, TokenRequest};
 use photo_core::ports::InlineRenderer;
 use photo_core::service::PhotoService;
 use serde_json::Value;
@@ -92,7 +93,7 @@ async fn live() -> Live {
         Arc::new(MemRenditionCache::default()),
         Arc::new(InlineRenderer),
     ));
-    let auth = Authenticator::new(AuthConfig::new(JwksSource::DevKey(dev_key())))
+    let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(dev_key().jwks())))
         .await
         .expect("authenticator");
     let app = router(AppState {

@@ -12,6 +12,9 @@
 //!    dependency on an `adapter-*` crate — with the single exception
 //!    `conformance -> adapter-graph-client`. Dev-dependencies on adapters are allowed
 //!    (the conformance suite's tests start the server).
+//! 4. The development-token crate `dev-tokens` (which makes keys and mints tokens) is no
+//!    normal or build dependency of `photo-core` nor of any `adapter-*` crate: the core knows no
+//!    tokens and the server only verifies them. (Tests may mint with it.)
 //!
 //! [`check`] is pure so the rules are unit-tested on hand-built metadata; [`run`] is
 //! the IO wrapper.
@@ -23,6 +26,8 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 const CORE: &str = "photo-core";
+/// The development key and token minting (rule 4).
+const DEV_TOKENS: &str = "dev-tokens";
 const ADAPTER_PREFIX: &str = "adapter-";
 /// Crates that may depend on adapters in any way: the composition root, the
 /// cross-crate end-to-end tests, and this tool.
@@ -87,6 +92,7 @@ pub(crate) enum Reason {
     AdapterOnApp,
     AdapterOnConformance,
     NotAnAdapterUser,
+    OnDevTokens,
 }
 
 impl fmt::Display for Reason {
@@ -100,6 +106,10 @@ impl fmt::Display for Reason {
             Self::AdapterOnAdapter => "another adapter; adapters must be independent",
             Self::AdapterOnApp => "the composition root; adapters must not depend on it",
             Self::AdapterOnConformance => "the conformance suite; adapters must not depend on it",
+            Self::OnDevTokens => {
+                "the development-token minter; the core knows no tokens and adapters only \
+                 verify them"
+            }
             Self::NotAnAdapterUser => {
                 "an adapter; only app, e2e and xtask may depend on adapters \
                  (plus conformance -> adapter-graph-client)"
@@ -207,6 +217,15 @@ fn forbidden(krate: &str, dep: &Dep<'_>) -> Option<Reason> {
     let is_adapter = |name: &str| name.starts_with(ADAPTER_PREFIX);
     let dep_is_adapter = dep.in_workspace && is_adapter(dep.name);
     let production = matches!(dep.kind, DepKind::Normal | DepKind::Build);
+
+    // Rule 4.
+    if production
+        && dep.in_workspace
+        && dep.name == DEV_TOKENS
+        && (krate == CORE || is_adapter(krate))
+    {
+        return Some(Reason::OnDevTokens);
+    }
 
     if krate == CORE {
         // Rule 1. Dev-dependencies (e.g. tokio for async tests) are fine.
@@ -341,7 +360,7 @@ mod tests {
     fn dep(name: &str, kind: Option<&str>) -> Value {
         let workspace = name == CORE
             || name.starts_with(ADAPTER_PREFIX)
-            || ["app", "conformance", "e2e", "xtask", "foo"].contains(&name);
+            || ["app", "conformance", "e2e", "xtask", "foo", DEV_TOKENS].contains(&name);
         let source = if workspace {
             Value::Null
         } else {
@@ -395,6 +414,7 @@ mod tests {
                     normal("axum"),
                     normal("tokio"),
                     normal("reqwest"),
+                    dev("dev-tokens"),
                 ],
             ),
             package(
@@ -408,6 +428,7 @@ mod tests {
                     normal("adapter-memstore"),
                     normal("adapter-http-server"),
                     normal("tokio"),
+                    normal("dev-tokens"),
                 ],
             ),
             package(
@@ -423,6 +444,7 @@ mod tests {
                 vec![dev("reqwest"), dev("adapter-graph-client"), normal("app")],
             ),
             package("xtask", vec![normal("serde_json")]),
+            package("dev-tokens", vec![normal("rsa"), normal("jsonwebtoken")]),
         ]
     }
 
@@ -580,6 +602,27 @@ mod tests {
         assert!(
             v[0].starts_with("conformance must not depend on adapter-memstore"),
             "{v:?}"
+        );
+    }
+
+    #[test]
+    fn core_and_adapters_must_not_depend_on_dev_tokens() {
+        let m = with(vec![
+            package("photo-core", vec![normal("dev-tokens")]),
+            package(
+                "adapter-http-server",
+                vec![normal("photo-core"), build("dev-tokens")],
+            ),
+        ]);
+        assert_eq!(
+            messages(&m),
+            [
+                "adapter-http-server must not depend on dev-tokens (the development-token \
+                 minter; the core knows no tokens and adapters only verify them) \
+                 [build-dependency]",
+                "photo-core must not depend on dev-tokens (the development-token minter; the \
+                 core knows no tokens and adapters only verify them)",
+            ]
         );
     }
 

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
+use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, SelfSignedFiles};
 use adapter_http_server::{router, transport, AppState, Authenticator, Limits, TokioRenderer};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
+use dev_tokens::{DevKey, TokenRequest};
 use photo_core::service::PhotoService;
 use tokio::net::TcpListener;
 
@@ -142,7 +143,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         (None, None) => {
             let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
             let key = Arc::new(DevKey::load_or_create(&data_dir)?);
-            (JwksSource::DevKey(Arc::clone(&key)), Some(key))
+            (JwksSource::Static(key.jwks()), Some(key))
         }
     };
     let mut auth_config = AuthConfig::new(jwks);

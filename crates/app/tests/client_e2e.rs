@@ -12,10 +12,10 @@ use std::time::Duration;
 use adapter_graph_client::{
     ClientConfig, ClientError, GraphClient, PhotoUpload, RetryPolicy, StaticToken, WriteOptions,
 };
-use adapter_http_server::auth::TokenRequest;
 use adapter_memstore::seed;
 use app::cli::{DirArgs, ServeArgs};
 use bytes::Bytes;
+use dev_tokens::TokenRequest;
 use image::{DynamicImage, Rgb, RgbImage};
 use photo_core::target::Target;
 use tempfile::TempDir;

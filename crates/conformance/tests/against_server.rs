@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use adapter_http_server::auth::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID};
 use app::cli::{DirArgs, ServeArgs};
 use async_trait::async_trait;
 use conformance::fixture::{dev_tenant, TokenClaims};
 use conformance::{
     Claims, Endpoint, Fixture, HttpEndpoint, Report, RunOptions, WireRequest, WireResponse,
 };
+use dev_tokens::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID};
 use percent_encoding::percent_decode_str;
 
 struct TestServer {

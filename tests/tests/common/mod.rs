@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
+use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::{router, AppState, Authenticator, UploadLimits};
 use adapter_memstore::seed::{self, CONTOSO_TENANT};
 use adapter_memstore::{
@@ -15,6 +15,7 @@ use adapter_memstore::{
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
+use dev_tokens::{DevKey, TokenRequest};
 use http_body_util::BodyExt;
 use photo_core::ports::{AccountKind, Directory, InlineRenderer, PhotoStore};
 use photo_core::principal::USER_ADMINISTRATOR;
@@ -78,7 +79,7 @@ pub(crate) fn directory() -> MemDirectory {
 // Keys and tokens.
 
 struct Keys {
-    /// The server's key, as `JwksSource::DevKey` serves it.
+    /// The server's key, whose public half the router is given.
     dev: Arc<DevKey>,
     /// The same key as PEM, to sign arbitrary claims (expired tokens and the like).
     pem: String,
@@ -90,11 +91,8 @@ fn keys() -> &'static Keys {
         // `load_or_create` writes the PEM that `DevKey` itself never exposes.
         let dir = tempfile::tempdir().expect("tempdir");
         let dev = DevKey::load_or_create(dir.path()).expect("dev key");
-        let pem = std::fs::read_to_string(
-            dir.path()
-                .join(adapter_http_server::auth::DEV_KEY_FILE_NAME),
-        )
-        .expect("dev key file");
+        let pem = std::fs::read_to_string(dir.path().join(dev_tokens::DEV_KEY_FILE_NAME))
+            .expect("dev key file");
         Keys {
             dev: Arc::new(dev),
             pem,
@@ -139,7 +137,7 @@ pub(crate) fn adele_claims(scopes: &str) -> Value {
         "oid": ADELE_ID,
         "sub": ADELE_ID,
         "idtyp": "user",
-        "appid": adapter_http_server::auth::DEV_APP_ID,
+        "appid": dev_tokens::DEV_APP_ID,
         "scp": scopes,
     })
 }
@@ -234,7 +232,7 @@ pub(crate) async fn router_with_limits(
         Arc::new(MemRenditionCache::default()),
         Arc::new(InlineRenderer),
     ));
-    let auth = Authenticator::new(AuthConfig::new(JwksSource::DevKey(Arc::clone(&keys().dev))))
+    let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(keys().dev.jwks())))
         .await
         .expect("authenticator");
     router(AppState {
