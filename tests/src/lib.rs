@@ -2,7 +2,7 @@
 //! binary, run its subcommands, and run `graph-photo serve` as a child process the way a user
 //! would, killed when dropped.
 //!
-//! Only std: the tests bring their HTTP client.
+//! Std, plus the committed test key: the tests bring their HTTP client.
 
 // A test-support crate: a panic is how a broken environment fails the test that met it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a server may take to print its banner (it may create an RSA key first).
+/// How long a server may take to print its banner.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a server may take to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -43,6 +43,29 @@ const ENV_VARS: &[&str] = &[
     "GRAPH_PHOTO_BODY_TIMEOUT",
     "GRAPH_PHOTO_BODY_MIN_RATE",
 ];
+
+/// A fresh data directory holding the committed test key as the development key, so that
+/// `graph-photo serve`, `token` and `conformance` load it instead of generating one (seconds
+/// per key in a debug build).
+pub fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_test_key(dir.path());
+    dir
+}
+
+/// Writes the committed test key into `dir` as the development key, readable by its owner only.
+pub fn write_test_key(dir: &Path) {
+    let path = dir.join(dev_tokens::DEV_KEY_FILE_NAME);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).unwrap();
+    std::io::Write::write_all(&mut file, dev_tokens::TEST_KEY_PEM.as_bytes()).unwrap();
+}
 
 /// The `graph-photo` binary of this build: `target/<profile>/graph-photo`, next to the
 /// directory of the test executable (`target/<profile>/deps/`), or `$GRAPH_PHOTO_BIN`.

@@ -87,7 +87,7 @@ fn version_and_help() {
 
 #[test]
 fn token_refuses_unknown_users_and_missing_scopes() {
-    let data = tempfile::tempdir().unwrap();
+    let data = e2e::data_dir();
     let dir = data.path().to_str().unwrap();
     let output = run(&[
         "token",
@@ -109,7 +109,7 @@ fn token_refuses_unknown_users_and_missing_scopes() {
 /// The README's first call, then a restart with the same data directory, then SIGTERM.
 #[test]
 fn readme_flow_survives_a_restart_and_stops_on_sigterm() {
-    let data = tempfile::tempdir().unwrap();
+    let data = e2e::data_dir();
     let work = tempfile::tempdir().unwrap();
     let http = client();
 

@@ -7,7 +7,7 @@ use e2e::{run, Server};
 
 #[test]
 fn conformance_command_passes_against_our_server_and_fails_against_nothing() {
-    let data = tempfile::tempdir().unwrap();
+    let data = e2e::data_dir();
     let dir = data.path().to_str().unwrap();
     let server = Server::start(data.path(), &[]);
     let base = server.url("");

@@ -157,7 +157,7 @@ fn python_check(python: &Path, base: &str, token: &str) -> Command {
 #[test]
 fn python_msgraph_sdk_over_http() {
     let python = python();
-    let data = tempfile::tempdir().expect("tempdir");
+    let data = e2e::data_dir();
     let server = Server::start(data.path(), &[]);
     let token = token(data.path());
     let base = server.url("/v1.0");
@@ -174,7 +174,7 @@ fn python_msgraph_sdk_over_http() {
 fn javascript_graph_client_over_https_with_a_self_signed_certificate() {
     let python = python();
     let js_dir = js_dir();
-    let data = tempfile::tempdir().expect("tempdir");
+    let data = e2e::data_dir();
     let server = Server::start(data.path(), &["--tls-self-signed"]);
     let cert = data.path().join("tls-cert.pem");
     assert!(cert.is_file(), "no {}", cert.display());

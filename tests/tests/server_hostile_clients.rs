@@ -16,7 +16,7 @@ const STUCK: Duration = Duration::from_secs(20);
 const HALF_REQUEST_LINE: &[u8] = b"GET /v1.0/me/photo/$val";
 
 fn start(extra: &[&str]) -> (Server, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
+    let data = e2e::data_dir();
     let server = Server::start(data.path(), extra);
     (server, data)
 }

@@ -95,7 +95,7 @@ fn start_size_request(server: &Server, token: &str, size: &str) -> TcpStream {
 
 #[test]
 fn sizes_are_answered_after_clients_left_mid_render_and_sigterm_still_stops() {
-    let data = tempfile::tempdir().unwrap();
+    let data = e2e::data_dir();
     let server = Server::start(data.path(), &[]);
     let token = banner_token(&server);
     let http = client();

@@ -83,7 +83,7 @@ fn concurrent_renders_of_40_megapixel_16_bit_pngs_stay_within_the_budget() {
         eprintln!("skipped: no /proc to read the peak memory from");
         return;
     }
-    let data = tempfile::tempdir().unwrap();
+    let data = e2e::data_dir();
     let server = Server::start(data.path(), &[]);
     let http = reqwest::blocking::Client::builder()
         .no_proxy()

@@ -24,9 +24,8 @@ use tokio::task::JoinHandle;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-fn dev_key() -> Arc<DevKey> {
-    static KEY: OnceLock<Arc<DevKey>> = OnceLock::new();
-    Arc::clone(KEY.get_or_init(|| Arc::new(DevKey::generate().expect("dev key"))))
+fn dev_key() -> &'static DevKey {
+    DevKey::test_key()
 }
 
 fn adele_token() -> String {

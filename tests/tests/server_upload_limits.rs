@@ -358,7 +358,7 @@ fn put_head(token: Option<&str>, extra: &str, length: usize) -> String {
 /// all of the answer.
 #[test]
 fn early_refusals_say_connection_close_and_arrive_whole() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = e2e::data_dir();
     let server = Server::start(dir.path(), &[]);
     let token = banner_token(&server);
     let body = vec![0u8; 200 * 1024];
@@ -408,7 +408,7 @@ fn early_refusals_say_connection_close_and_arrive_whole() {
 /// `--upload-wait` and gets 503 with Retry-After; a slow body gets 408 after its deadline.
 #[test]
 fn the_binary_bounds_upload_memory_and_body_time() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = e2e::data_dir();
     let server = Server::start(
         dir.path(),
         &[
@@ -474,7 +474,7 @@ fn peak_rss(pid: u32) -> u64 {
 fn many_concurrent_uploads_stay_under_the_memory_cap() {
     const UPLOADS: usize = 256;
     const MAX_RSS: u64 = 512 * 1024 * 1024;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = e2e::data_dir();
     let server = Server::start(dir.path(), &[]);
     let token = banner_token(&server);
     // An uncompressed BMP: a valid 4 MB photo without the cost of encoding one.

@@ -26,10 +26,16 @@ struct TestServer {
     _data: TempDir,
 }
 
-/// The server on 127.0.0.1:0 with a fresh development key, and a token of Megan (a User
+/// The server on 127.0.0.1:0 with the committed test key as its development key, and a token of Megan (a User
 /// Administrator) that may write her own photo, other users', groups' and her contacts'.
 async fn start_server() -> TestServer {
     let data = tempfile::tempdir().unwrap();
+    // `serve` loads it instead of spending seconds generating a key.
+    std::fs::write(
+        data.path().join(dev_tokens::DEV_KEY_FILE_NAME),
+        dev_tokens::TEST_KEY_PEM,
+    )
+    .unwrap();
     let args = ServeArgs {
         listen: "127.0.0.1:0".into(),
         dirs: DirArgs {

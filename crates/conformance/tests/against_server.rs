@@ -24,6 +24,12 @@ struct TestServer {
 
 fn start_server() -> TestServer {
     let dir = tempfile::tempdir().unwrap();
+    // `serve` loads it instead of spending seconds generating a key.
+    std::fs::write(
+        dir.path().join(dev_tokens::DEV_KEY_FILE_NAME),
+        dev_tokens::TEST_KEY_PEM,
+    )
+    .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -435,5 +435,10 @@ impl TokenRequest {
     }
 }
 
+#[cfg(any(test, feature = "test-key"))]
+mod test_keys;
+#[cfg(any(test, feature = "test-key"))]
+pub use test_keys::{OTHER_TEST_KEY_PEM, TEST_KEY_PEM, THIRD_TEST_KEY_PEM};
+
 #[cfg(test)]
 mod tests;

@@ -12,8 +12,8 @@ const USER: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
 const APP: &str = "c0ffee00-1234-4321-abcd-0123456789ab";
 const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 
-static KEY_A: LazyLock<DevKey> = LazyLock::new(|| DevKey::generate().expect("key A"));
-static KEY_B: LazyLock<DevKey> = LazyLock::new(|| DevKey::generate().expect("key B"));
+static KEY_A: LazyLock<&DevKey> = LazyLock::new(DevKey::test_key);
+static KEY_B: LazyLock<&DevKey> = LazyLock::new(DevKey::other_test_key);
 
 fn delegated_request() -> TokenRequest {
     TokenRequest {
@@ -135,6 +135,17 @@ fn dev_key_jwks_describes_the_public_key() {
     assert_eq!(KEY_A.kid().len(), 43, "a SHA-256 thumbprint");
     assert_ne!(KEY_A.kid(), KEY_B.kid());
     assert!(!format!("{:?}", *KEY_A).contains("BEGIN"));
+}
+
+#[test]
+fn the_committed_test_keys_are_three_distinct_keys() {
+    let kids = [
+        DevKey::test_key().kid(),
+        DevKey::other_test_key().kid(),
+        DevKey::third_test_key().kid(),
+    ];
+    assert!(kids[0] != kids[1] && kids[1] != kids[2] && kids[0] != kids[2]);
+    assert_eq!(DevKey::from_pem(TEST_KEY_PEM).expect("PEM").kid(), kids[0]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::Cursor;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
@@ -78,45 +78,23 @@ pub(crate) fn directory() -> MemDirectory {
 // ---------------------------------------------------------------------------------------------
 // Keys and tokens.
 
-struct Keys {
-    /// The server's key, whose public half the router is given.
-    dev: Arc<DevKey>,
-    /// The same key as PEM, to sign arbitrary claims (expired tokens and the like).
-    pem: String,
-}
-
-fn keys() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        // `load_or_create` writes the PEM that `DevKey` itself never exposes.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let dev = DevKey::load_or_create(dir.path()).expect("dev key");
-        let pem = std::fs::read_to_string(dir.path().join(dev_tokens::DEV_KEY_FILE_NAME))
-            .expect("dev key file");
-        Keys {
-            dev: Arc::new(dev),
-            pem,
-        }
-    })
+/// The server's key: the committed test key (generating one costs seconds).
+fn key() -> &'static DevKey {
+    DevKey::test_key()
 }
 
 /// A key the server does not know.
 pub(crate) fn other_key() -> &'static DevKey {
-    static OTHER: OnceLock<DevKey> = OnceLock::new();
-    OTHER.get_or_init(|| DevKey::generate().expect("dev key"))
+    DevKey::other_test_key()
 }
 
 pub(crate) fn mint(request: &TokenRequest) -> String {
-    keys().dev.mint(request).expect("mint")
+    key().mint(request).expect("mint")
 }
 
 /// Signs any claims with the server's key (RS256, its `kid`).
 pub(crate) fn sign(claims: &Value) -> String {
-    let keys = keys();
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some(keys.dev.kid().to_owned());
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(keys.pem.as_bytes()).expect("pem");
-    jsonwebtoken::encode(&header, claims, &key).expect("sign")
+    key().sign_claims(claims).expect("sign")
 }
 
 pub(crate) fn now() -> u64 {
@@ -232,7 +210,7 @@ pub(crate) async fn router_with_limits(
         Arc::new(MemRenditionCache::default()),
         Arc::new(InlineRenderer),
     ));
-    let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(keys().dev.jwks())))
+    let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(key().jwks())))
         .await
         .expect("authenticator");
     router(AppState {

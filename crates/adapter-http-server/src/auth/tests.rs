@@ -18,12 +18,10 @@ const OTHER_TENANT: &str = "9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c0d";
 const USER: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
 const APP: &str = "c0ffee00-1234-4321-abcd-0123456789ab";
 
-static KEY_A: LazyLock<Arc<DevKey>> =
-    LazyLock::new(|| Arc::new(DevKey::generate().expect("key A")));
-static KEY_B: LazyLock<Arc<DevKey>> =
-    LazyLock::new(|| Arc::new(DevKey::generate().expect("key B")));
-static KEY_C: LazyLock<Arc<DevKey>> =
-    LazyLock::new(|| Arc::new(DevKey::generate().expect("key C")));
+// The committed test keys: generating RSA keys would cost seconds per key.
+static KEY_A: LazyLock<&DevKey> = LazyLock::new(DevKey::test_key);
+static KEY_B: LazyLock<&DevKey> = LazyLock::new(DevKey::other_test_key);
+static KEY_C: LazyLock<&DevKey> = LazyLock::new(DevKey::third_test_key);
 
 fn now() -> u64 {
     SystemTime::now()
