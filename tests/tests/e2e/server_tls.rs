@@ -2,7 +2,6 @@
 //! self-signed certificate), called with reqwest trusting that certificate: HTTP/2 and
 //! HTTP/1.1, Graph's 401 and a real upload; clients that do not speak TLS, or do not trust the
 //! certificate, do not hurt the server; graceful shutdown lets an in-flight upload finish.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
