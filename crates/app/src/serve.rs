@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, SelfSignedFiles};
-use adapter_http_server::{router, transport, AppState, Authenticator, Limits, TokioRenderer};
+use adapter_http_server::{photo_service, router, transport, AppState, Authenticator, Limits};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
 use dev_tokens::{DevKey, TokenRequest};
-use photo_core::service::PhotoService;
 use tokio::net::TcpListener;
 
 use crate::cli::{LimitArgs, ServeArgs};
@@ -152,12 +151,12 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
     }
     let auth = Arc::new(Authenticator::new(auth_config).await?);
 
-    let service = Arc::new(PhotoService::new(
+    let service = photo_service(
         Arc::clone(&directory) as _,
         Arc::new(MemPhotoStore::new()),
         Arc::new(MemRenditionCache::with_capacity(args.rendition_cache)),
-        Arc::new(TokioRenderer::for_cores(args.render_memory)),
-    ));
+        args.render_memory,
+    );
     let app = router(AppState {
         service,
         auth,

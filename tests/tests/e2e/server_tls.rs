@@ -11,12 +11,10 @@ use std::time::Duration;
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, generate_self_signed, PemPair, SELF_SIGNED_NAMES};
-use adapter_http_server::{router, AppState, Authenticator};
+use adapter_http_server::{photo_service, router, AppState, Authenticator, DEFAULT_RENDER_MEMORY};
 use adapter_memstore::seed::{ADELE_ID, CONTOSO_TENANT};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
 use dev_tokens::{DevKey, TokenRequest};
-use photo_core::ports::InlineRenderer;
-use photo_core::service::PhotoService;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -85,12 +83,12 @@ impl Drop for Live {
 }
 
 async fn live() -> Live {
-    let service = Arc::new(PhotoService::new(
+    let service = photo_service(
         Arc::new(MemDirectory::seeded()),
         Arc::new(MemPhotoStore::new()),
         Arc::new(MemRenditionCache::default()),
-        Arc::new(InlineRenderer),
-    ));
+        DEFAULT_RENDER_MEMORY,
+    );
     let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(dev_key().jwks())))
         .await
         .expect("authenticator");

@@ -14,7 +14,9 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
-use adapter_http_server::{router, AppState, Authenticator, UploadLimits};
+use adapter_http_server::{
+    photo_service, router, AppState, Authenticator, UploadLimits, DEFAULT_RENDER_MEMORY,
+};
 use adapter_memstore::seed::{self, CONTOSO_TENANT};
 use adapter_memstore::{
     ContactData, DirectoryData, GroupData, MemDirectory, MemPhotoStore, MemRenditionCache, UserData,
@@ -24,9 +26,8 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use dev_tokens::{DevKey, TokenRequest};
 use http_body_util::BodyExt;
-use photo_core::ports::{AccountKind, Directory, InlineRenderer, PhotoStore};
+use photo_core::ports::{AccountKind, Directory, PhotoStore};
 use photo_core::principal::USER_ADMINISTRATOR;
-use photo_core::service::PhotoService;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -573,12 +574,13 @@ pub(crate) async fn router_with_limits(
     public_base_url: Option<&str>,
     uploads: UploadLimits,
 ) -> Router {
-    let service = Arc::new(PhotoService::new(
+    // The production wiring: the service `graph-photo serve` builds, with its renderer.
+    let service = photo_service(
         directory,
         store,
         Arc::new(MemRenditionCache::default()),
-        Arc::new(InlineRenderer),
-    ));
+        DEFAULT_RENDER_MEMORY,
+    );
     let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(key().jwks())))
         .await
         .expect("authenticator");
