@@ -14,7 +14,8 @@
 
 use std::sync::OnceLock;
 
-use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
+use adapter_http_server::auth::{AuthConfig, JwksSource};
+use dev_tokens::{DevKey, TokenRequest};
 use adapter_http_server::Authenticator;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -34,7 +35,7 @@ fn fixture() -> &'static Fixture {
             .build()
             .expect("runtime");
         let key = std::sync::Arc::new(DevKey::generate().expect("development key"));
-        let config = AuthConfig::new(JwksSource::DevKey(key.clone()));
+        let config = AuthConfig::new(JwksSource::Static(key.jwks()));
         let authenticator = runtime
             .block_on(Authenticator::new(config))
             .expect("authenticator");

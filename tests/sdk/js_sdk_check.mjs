@@ -10,7 +10,7 @@
 //
 // The SDK sends the token only to https:// URLs of Graph's hosts or of `customHosts`, hence
 // HTTPS and `customHosts`. Prints one line per check; exits 1 at the first failure. Run by
-// tests/tests/official_sdks.rs.
+// tests/tests/e2e/official_sdks.rs.
 
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";

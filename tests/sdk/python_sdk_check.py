@@ -7,7 +7,7 @@ Usage: python python_sdk_check.py BASE TOKEN
          graph-photo token --user AdeleV@contoso.onmicrosoft.com --scopes "User.ReadWrite Contacts.ReadWrite"
 
 Only the base URL and the token provider differ from what a program calling Graph would do.
-Prints one line per check; exits 1 at the first failure. Run by tests/tests/official_sdks.rs.
+Prints one line per check; exits 1 at the first failure. Run by tests/tests/e2e/official_sdks.rs.
 """
 
 import asyncio

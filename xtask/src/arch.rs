@@ -13,6 +13,9 @@
 //!    adapter: `conformance -> adapter-graph-client` and `photo-upload -> adapter-graph-client`
 //!    (client-side use cases over the client's public API). Dev-dependencies on adapters are
 //!    allowed (the conformance suite's tests start the server).
+//! 4. The development-token crate `dev-tokens` (which makes keys and mints tokens) is no
+//!    normal or build dependency of `photo-core` nor of any `adapter-*` crate: the core knows no
+//!    tokens and the server only verifies them. (Tests may mint with it.)
 //!
 //! [`check`] is pure so the rules are unit-tested on hand-built metadata; [`run`] is
 //! the IO wrapper.
@@ -24,6 +27,8 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 const CORE: &str = "photo-core";
+/// The development key and token minting (rule 4).
+const DEV_TOKENS: &str = "dev-tokens";
 const ADAPTER_PREFIX: &str = "adapter-";
 /// The composition root: the `graph-photo` binary's package.
 const COMPOSITION_ROOT: &str = "graph-photo";
@@ -96,6 +101,7 @@ pub(crate) enum Reason {
     AdapterOnConformance,
     AdapterOnUseCases,
     NotAnAdapterUser,
+    OnDevTokens,
 }
 
 impl fmt::Display for Reason {
@@ -113,6 +119,10 @@ impl fmt::Display for Reason {
             Self::AdapterOnConformance => "the conformance suite; adapters must not depend on it",
             Self::AdapterOnUseCases => {
                 "the client-side use cases, a layer above the adapters; adapters must not depend on it"
+            }
+            Self::OnDevTokens => {
+                "the development-token minter; the core knows no tokens and adapters only \
+                 verify them"
             }
             Self::NotAnAdapterUser => {
                 "an adapter; only graph-photo, e2e and xtask may depend on adapters \
@@ -221,6 +231,15 @@ fn forbidden(krate: &str, dep: &Dep<'_>) -> Option<Reason> {
     let is_adapter = |name: &str| name.starts_with(ADAPTER_PREFIX);
     let dep_is_adapter = dep.in_workspace && is_adapter(dep.name);
     let production = matches!(dep.kind, DepKind::Normal | DepKind::Build);
+
+    // Rule 4.
+    if production
+        && dep.in_workspace
+        && dep.name == DEV_TOKENS
+        && (krate == CORE || is_adapter(krate))
+    {
+        return Some(Reason::OnDevTokens);
+    }
 
     if krate == CORE {
         // Rule 1. Dev-dependencies (e.g. tokio for async tests) are fine.
@@ -362,6 +381,7 @@ mod tests {
                 "e2e",
                 "xtask",
                 "foo",
+                DEV_TOKENS,
             ]
             .contains(&name);
         let source = if workspace {
@@ -417,6 +437,7 @@ mod tests {
                     normal("axum"),
                     normal("tokio"),
                     normal("reqwest"),
+                    dev("dev-tokens"),
                 ],
             ),
             package(
@@ -430,6 +451,7 @@ mod tests {
                     normal("adapter-memstore"),
                     normal("adapter-http-server"),
                     normal("tokio"),
+                    normal("dev-tokens"),
                 ],
             ),
             package(
@@ -459,6 +481,7 @@ mod tests {
                 ],
             ),
             package("xtask", vec![normal("serde_json")]),
+            package("dev-tokens", vec![normal("rsa"), normal("jsonwebtoken")]),
         ]
     }
 
@@ -622,6 +645,27 @@ mod tests {
         assert!(
             v[0].starts_with("conformance must not depend on adapter-memstore"),
             "{v:?}"
+        );
+    }
+
+    #[test]
+    fn core_and_adapters_must_not_depend_on_dev_tokens() {
+        let m = with(vec![
+            package("photo-core", vec![normal("dev-tokens")]),
+            package(
+                "adapter-http-server",
+                vec![normal("photo-core"), build("dev-tokens")],
+            ),
+        ]);
+        assert_eq!(
+            messages(&m),
+            [
+                "adapter-http-server must not depend on dev-tokens (the development-token \
+                 minter; the core knows no tokens and adapters only verify them) \
+                 [build-dependency]",
+                "photo-core must not depend on dev-tokens (the development-token minter; the \
+                 core knows no tokens and adapters only verify them)",
+            ]
         );
     }
 

@@ -29,7 +29,7 @@ Subcommands:
   sdk-env Create (or reuse, when tests/sdk's pins are unchanged) target/sdk-env/python (a venv
           with msgraph-sdk) and target/sdk-env/js (@microsoft/microsoft-graph-client), and print
           `export GRAPH_PHOTO_SDK_PYTHON=... GRAPH_PHOTO_SDK_JS_DIR=...` for `cargo test`:
-            eval \"$(cargo xtask sdk-env)\" && cargo test -p e2e --test official_sdks
+            eval \"$(cargo xtask sdk-env)\" && cargo test -p e2e official_sdks
           Needs python3 (with venv and pip), node and npm. $PYTHON overrides python3.
   bench   Rendition generation against libvips in the same run (docs/PERFORMANCE.md): makes
           target/bench-env (a venv with pyvips; libvips itself comes from Debian's

@@ -1,4 +1,4 @@
-//! `cargo xtask sdk-env`: the official Graph SDKs that `tests/tests/official_sdks.rs` drives,
+//! `cargo xtask sdk-env`: the official Graph SDKs that `tests/tests/e2e/official_sdks.rs` drives,
 //! installed under `target/sdk-env/` from the pins in `tests/sdk/`:
 //!
 //! - `python/`: a venv (`python3 -m venv`) with `tests/sdk/requirements.txt`;

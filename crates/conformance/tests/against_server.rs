@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use adapter_http_server::auth::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID};
 use async_trait::async_trait;
 use conformance::fixture::{dev_tenant, TokenClaims};
 use conformance::{
     Claims, Endpoint, Fixture, HttpEndpoint, Report, RunOptions, WireRequest, WireResponse,
 };
+use dev_tokens::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID};
 use graph_photo::cli::{DirArgs, ServeArgs};
 use percent_encoding::percent_decode_str;
 
@@ -24,6 +24,12 @@ struct TestServer {
 
 fn start_server() -> TestServer {
     let dir = tempfile::tempdir().unwrap();
+    // `serve` loads it instead of spending seconds generating a key.
+    std::fs::write(
+        dir.path().join(dev_tokens::DEV_KEY_FILE_NAME),
+        dev_tokens::TEST_KEY_PEM,
+    )
+    .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

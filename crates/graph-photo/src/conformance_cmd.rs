@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use adapter_http_server::auth::{DevKey, TokenRequest, DEV_APP_ID};
 use clap::Args;
 use conformance::{Fixture, Report, RunOptions, TokenClaims};
+use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID};
 
 use crate::{default_data_dir, AppError};
 

@@ -28,7 +28,7 @@ pub enum AppError {
     #[error("{0}")]
     Directory(#[from] adapter_memstore::DirectoryDataError),
     #[error("development key: {0}")]
-    DevKey(#[from] adapter_http_server::auth::DevKeyError),
+    DevKey(#[from] dev_tokens::DevKeyError),
     #[error("authentication setup: {0}")]
     AuthSetup(#[from] adapter_http_server::auth::AuthSetupError),
     #[error("cannot listen on {addr}: {error}")]

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
+use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, SelfSignedFiles};
-use adapter_http_server::{router, transport, AppState, Authenticator, Limits, TokioRenderer};
+use adapter_http_server::{photo_service, router, transport, AppState, Authenticator, Limits};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
-use photo_core::service::PhotoService;
+use dev_tokens::{DevKey, TokenRequest};
 use tokio::net::TcpListener;
 
 use crate::cli::{LimitArgs, ServeArgs};
@@ -142,7 +142,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         (None, None) => {
             let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
             let key = Arc::new(DevKey::load_or_create(&data_dir)?);
-            (JwksSource::DevKey(Arc::clone(&key)), Some(key))
+            (JwksSource::Static(key.jwks()), Some(key))
         }
     };
     let mut auth_config = AuthConfig::new(jwks);
@@ -151,12 +151,12 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
     }
     let auth = Arc::new(Authenticator::new(auth_config).await?);
 
-    let service = Arc::new(PhotoService::new(
+    let service = photo_service(
         Arc::clone(&directory) as _,
         Arc::new(MemPhotoStore::new()),
         Arc::new(MemRenditionCache::with_capacity(args.rendition_cache)),
-        Arc::new(TokioRenderer::for_cores(args.render_memory)),
-    ));
+        args.render_memory,
+    );
     let app = router(AppState {
         service,
         auth,

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use adapter_http_server::auth::{DevKey, TokenRequest, DEV_APP_ID};
 use adapter_memstore::MemDirectory;
+use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID};
 
 use crate::cli::{split_list, TokenArgs};
 use crate::{default_data_dir, AppError};

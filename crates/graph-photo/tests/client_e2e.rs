@@ -12,9 +12,9 @@ use std::time::Duration;
 use adapter_graph_client::{
     ClientConfig, ClientError, GraphClient, PhotoUpload, RetryPolicy, StaticToken, WriteOptions,
 };
-use adapter_http_server::auth::TokenRequest;
 use adapter_memstore::seed;
 use bytes::Bytes;
+use dev_tokens::TokenRequest;
 use graph_photo::cli::{DirArgs, ServeArgs};
 use image::{DynamicImage, Rgb, RgbImage};
 use photo_core::target::Target;
@@ -26,10 +26,16 @@ struct TestServer {
     _data: TempDir,
 }
 
-/// The server on 127.0.0.1:0 with a fresh development key, and a token of Megan (a User
+/// The server on 127.0.0.1:0 with the committed test key as its development key, and a token of Megan (a User
 /// Administrator) that may write her own photo, other users', groups' and her contacts'.
 async fn start_server() -> TestServer {
     let data = tempfile::tempdir().unwrap();
+    // `serve` loads it instead of spending seconds generating a key.
+    std::fs::write(
+        data.path().join(dev_tokens::DEV_KEY_FILE_NAME),
+        dev_tokens::TEST_KEY_PEM,
+    )
+    .unwrap();
     let args = ServeArgs {
         listen: "127.0.0.1:0".into(),
         dirs: DirArgs {

@@ -94,10 +94,6 @@ impl Authenticator {
                 let keys = jwks::fetch(&client, &url).await?;
                 (Reload::Url { url, client }, keys)
             }
-            JwksSource::DevKey(dev) => (
-                Reload::Never,
-                jwks::key_set(&dev.jwks(), "the development key")?,
-            ),
             JwksSource::Static(set) => (Reload::Never, jwks::key_set(&set, "the configuration")?),
         };
         tracing::debug!(keys = keys.len(), source = ?source, "token signing keys loaded");

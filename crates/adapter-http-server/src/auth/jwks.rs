@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::{general_purpose, DecodePaddingMode};
+use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::DecodingKey;
@@ -140,9 +140,4 @@ pub(super) async fn fetch(client: &reqwest::Client, url: &str) -> Result<KeySet,
         body.extend_from_slice(&chunk);
     }
     parse_jwks(&body, url)
-}
-
-/// Base64url without padding, as JWTs and JWKs spell binary values.
-pub(super) fn b64url(bytes: &[u8]) -> String {
-    general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -3,8 +3,9 @@
 //!
 //! Tokens are RS256 JWTs shaped like the access tokens Entra ID issues for Microsoft Graph. They
 //! are validated against a JWKS that comes from a file, a URL (Entra's
-//! `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`, say), a fixed set, or the
-//! server's own development key ([`DevKey`]), which can also mint tokens ([`TokenRequest`]).
+//! `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`, say) or a fixed set (the
+//! public half of the development key, which the wiring gets from the `dev-tokens` crate: this
+//! crate verifies tokens and never mints them).
 //!
 //! What is checked, in order (the first failure is the [`AuthError`]):
 //! 1. the header: present and non-empty, scheme `Bearer` (any case);
@@ -27,18 +28,15 @@
 //!    with `scp`, `app` without), so that a user token can never pass for an app token.
 
 mod authenticator;
-mod devkey;
 mod jwks;
 
 #[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub use authenticator::Authenticator;
-pub use devkey::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID, DEV_KEY_FILE_NAME};
 
 /// The audiences Microsoft Graph accepts: its URI and its application id.
 pub const DEFAULT_AUDIENCES: [&str; 2] = [
@@ -62,9 +60,7 @@ pub enum JwksSource {
     File(PathBuf),
     /// A JWKS URL, fetched at start and again on an unknown `kid`.
     Url(String),
-    /// The server's own development key.
-    DevKey(Arc<DevKey>),
-    /// A fixed set of keys.
+    /// A fixed set of keys, never re-read (e.g. the development key's public half).
     Static(jsonwebtoken::jwk::JwkSet),
 }
 

@@ -9,6 +9,8 @@ use photo_core::principal::{Principal, Scope, TenantId, GLOBAL_ADMINISTRATOR};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID};
+
 use super::*;
 
 const TENANT: &str = "3f2a7c10-5d4e-4b8a-9c1f-2e6d8a0b4c7e";
@@ -16,12 +18,10 @@ const OTHER_TENANT: &str = "9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c0d";
 const USER: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
 const APP: &str = "c0ffee00-1234-4321-abcd-0123456789ab";
 
-static KEY_A: LazyLock<Arc<DevKey>> =
-    LazyLock::new(|| Arc::new(DevKey::generate().expect("key A")));
-static KEY_B: LazyLock<Arc<DevKey>> =
-    LazyLock::new(|| Arc::new(DevKey::generate().expect("key B")));
-static KEY_C: LazyLock<Arc<DevKey>> =
-    LazyLock::new(|| Arc::new(DevKey::generate().expect("key C")));
+// The committed test keys: generating RSA keys would cost seconds per key.
+static KEY_A: LazyLock<&DevKey> = LazyLock::new(DevKey::test_key);
+static KEY_B: LazyLock<&DevKey> = LazyLock::new(DevKey::other_test_key);
+static KEY_C: LazyLock<&DevKey> = LazyLock::new(DevKey::third_test_key);
 
 fn now() -> u64 {
     SystemTime::now()
@@ -30,8 +30,8 @@ fn now() -> u64 {
         .as_secs()
 }
 
-async fn auth_with(key: &Arc<DevKey>) -> Authenticator {
-    Authenticator::new(AuthConfig::new(JwksSource::DevKey(key.clone())))
+async fn auth_with(key: &DevKey) -> Authenticator {
+    Authenticator::new(AuthConfig::new(JwksSource::Static(key.jwks())))
         .await
         .expect("authenticator")
 }
@@ -138,78 +138,6 @@ async fn request_without_user_or_scopes_is_an_application_token_and_roles_may_be
         panic!("expected an application principal")
     };
     assert!(a.roles.is_empty());
-}
-
-#[tokio::test]
-async fn minted_claims_are_entra_shaped() {
-    let token = KEY_A.mint(&delegated_request()).expect("mint");
-    let parts: Vec<&str> = token.split('.').collect();
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    assert_eq!(header["alg"], "RS256");
-    assert_eq!(header["typ"], "JWT");
-    assert_eq!(header["kid"], KEY_A.kid());
-    assert_eq!(claims["iss"], format!("https://sts.windows.net/{TENANT}/"));
-    assert_eq!(claims["aud"], "https://graph.microsoft.com");
-    assert_eq!(claims["scp"], "User.ReadWrite openid");
-    assert_eq!(claims["idtyp"], "user");
-    assert_eq!(claims["oid"], USER);
-    assert_eq!(claims["wids"], json!([GLOBAL_ADMINISTRATOR]));
-    assert_eq!(claims["appid"], DEV_APP_ID);
-    assert_eq!(claims["azp"], DEV_APP_ID);
-    assert_eq!(claims["upn"], "adele@contoso.example");
-    assert_eq!(claims["preferred_username"], "adele@contoso.example");
-    assert_eq!(claims["ver"], "1.0");
-    assert_eq!(
-        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
-        3600
-    );
-    assert!(claims["uti"].is_string() && claims["jti"].is_string());
-    let again = KEY_A.mint(&delegated_request()).expect("mint");
-    assert_ne!(token, again, "jti/uti are unique");
-
-    let app = KEY_A
-        .mint(&TokenRequest::application(TENANT, APP, ["User.Read.All"]))
-        .expect("mint");
-    let claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(app.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(claims["idtyp"], "app");
-    assert_eq!(claims["roles"], json!(["User.Read.All"]));
-    assert!(claims.get("scp").is_none() && claims.get("oid").is_none());
-}
-
-#[tokio::test]
-async fn mint_refuses_contradictory_requests() {
-    let no_scopes = TokenRequest::delegated(TENANT, USER, Vec::<String>::new());
-    assert!(matches!(
-        KEY_A.mint(&no_scopes),
-        Err(DevKeyError::InvalidRequest(_))
-    ));
-    let app_with_scopes = TokenRequest {
-        scopes: vec!["User.Read".into()],
-        ..TokenRequest::application(TENANT, APP, Vec::<String>::new())
-    };
-    assert!(matches!(
-        KEY_A.mint(&app_with_scopes),
-        Err(DevKeyError::InvalidRequest(_))
-    ));
-    let scopes_without_user = TokenRequest {
-        user_id: None,
-        ..TokenRequest::delegated(TENANT, USER, ["User.Read"])
-    };
-    assert!(matches!(
-        KEY_A.mint(&scopes_without_user),
-        Err(DevKeyError::InvalidRequest(_))
-    ));
-    let no_tenant = TokenRequest::delegated("", USER, ["User.Read"]);
-    assert!(matches!(
-        KEY_A.mint(&no_tenant),
-        Err(DevKeyError::InvalidRequest(_))
-    ));
 }
 
 // ---------------------------------------------------------------- header and shape
@@ -519,7 +447,7 @@ async fn audience_must_be_one_of_the_configured() {
 
     let custom = Authenticator::new(AuthConfig {
         audiences: vec!["api://photos".into()],
-        ..AuthConfig::new(JwksSource::DevKey(KEY_A.clone()))
+        ..AuthConfig::new(JwksSource::Static(KEY_A.jwks()))
     })
     .await
     .unwrap();
@@ -794,7 +722,7 @@ async fn jwks_static_and_setup_errors() {
 
     let no_aud = Authenticator::new(AuthConfig {
         audiences: vec![],
-        ..AuthConfig::new(JwksSource::DevKey(KEY_A.clone()))
+        ..AuthConfig::new(JwksSource::Static(KEY_A.jwks()))
     })
     .await;
     assert!(matches!(no_aud, Err(AuthSetupError::NoAudiences)));
@@ -927,63 +855,4 @@ async fn failing_jwks_url_at_start_is_an_error() {
         matches!(result, Err(AuthSetupError::Fetch { .. })),
         "{result:?}"
     );
-}
-
-// ---------------------------------------------------------------- the development key
-
-#[tokio::test]
-async fn dev_key_jwks_describes_the_public_key() {
-    let set = KEY_A.jwks();
-    let json = serde_json::to_value(&set).unwrap();
-    let key = &json["keys"][0];
-    assert_eq!(key["kty"], "RSA");
-    assert_eq!(key["use"], "sig");
-    assert_eq!(key["alg"], "RS256");
-    assert_eq!(key["kid"], KEY_A.kid());
-    assert_eq!(key["e"], "AQAB");
-    assert_eq!(
-        URL_SAFE_NO_PAD
-            .decode(key["n"].as_str().unwrap())
-            .unwrap()
-            .len(),
-        256
-    );
-    assert_eq!(KEY_A.kid().len(), 43, "a SHA-256 thumbprint");
-    assert_ne!(KEY_A.kid(), KEY_B.kid());
-    assert!(!format!("{:?}", *KEY_A).contains("BEGIN"));
-}
-
-#[cfg(unix)]
-#[tokio::test]
-async fn load_or_create_persists_the_key_privately() {
-    use std::os::unix::fs::PermissionsExt;
-
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("state").join("keys");
-    let first = DevKey::load_or_create(&dir).expect("create");
-    let path = dir.join(DEV_KEY_FILE_NAME);
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
-    assert_eq!(dir_mode & 0o077, 0, "directory is private: {dir_mode:o}");
-    assert!(std::fs::read_to_string(&path)
-        .unwrap()
-        .starts_with("-----BEGIN PRIVATE KEY-----"));
-    assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
-        1,
-        "no temporary file left"
-    );
-
-    let token = first.mint(&delegated_request()).unwrap();
-    let second = DevKey::load_or_create(&dir).expect("load");
-    assert_eq!(first.kid(), second.kid());
-    let auth = auth_with(&Arc::new(second)).await;
-    assert!(auth.authenticate(Some(&bearer(&token))).await.is_ok());
-
-    std::fs::write(&path, "not a key").unwrap();
-    assert!(matches!(
-        DevKey::load_or_create(&dir),
-        Err(DevKeyError::InvalidKey { .. })
-    ));
 }

@@ -1,12 +1,11 @@
 //! The real `graph-photo serve` under clients that go away mid-render (issue 8): sizes are
 //! always answered, and SIGTERM still stops the server.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use e2e::Server;
+use crate::support::Server;
 
 /// Every size request must be answered within this, whatever other clients did.
 const ANSWER_BOUND: Duration = Duration::from_secs(30);
@@ -95,7 +94,7 @@ fn start_size_request(server: &Server, token: &str, size: &str) -> TcpStream {
 
 #[test]
 fn sizes_are_answered_after_clients_left_mid_render_and_sigterm_still_stops() {
-    let data = tempfile::tempdir().unwrap();
+    let data = crate::support::data_dir();
     let server = Server::start(data.path(), &[]);
     let token = banner_token(&server);
     let http = client();

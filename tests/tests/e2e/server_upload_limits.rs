@@ -2,20 +2,17 @@
 //! the body deadline (408), `Connection: close` on answers given before the body was read,
 //! plain `OPTIONS`, malformed `If-Match`, and claims of the wrong type; in process, and
 //! against the real binary for what only the wire and the process's memory show.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
-
-mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::Server;
+use crate::support::*;
 use adapter_http_server::UploadLimits;
 use adapter_memstore::MemPhotoStore;
 use axum::body::{Body, Bytes};
-use common::*;
-use e2e::Server;
 
 const ME: &str = "/v1.0/me/photo/$value";
 
@@ -358,7 +355,7 @@ fn put_head(token: Option<&str>, extra: &str, length: usize) -> String {
 /// all of the answer.
 #[test]
 fn early_refusals_say_connection_close_and_arrive_whole() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path(), &[]);
     let token = banner_token(&server);
     let body = vec![0u8; 200 * 1024];
@@ -408,7 +405,7 @@ fn early_refusals_say_connection_close_and_arrive_whole() {
 /// `--upload-wait` and gets 503 with Retry-After; a slow body gets 408 after its deadline.
 #[test]
 fn the_binary_bounds_upload_memory_and_body_time() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(
         dir.path(),
         &[
@@ -474,7 +471,7 @@ fn peak_rss(pid: u32) -> u64 {
 fn many_concurrent_uploads_stay_under_the_memory_cap() {
     const UPLOADS: usize = 256;
     const MAX_RSS: u64 = 512 * 1024 * 1024;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path(), &[]);
     let token = banner_token(&server);
     // An uncompressed BMP: a valid 4 MB photo without the cost of encoding one.

@@ -1,11 +1,8 @@
 //! The permission tables of spec D4 (write) and D5 (read), row by row, over real tokens, and
 //! tenant isolation (D3).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
-mod common;
-
+use crate::support::*;
 use axum::body::Body;
-use common::*;
 use photo_core::principal::{GLOBAL_ADMINISTRATOR, PEOPLE_ADMINISTRATOR, USER_ADMINISTRATOR};
 
 const FOLDER: &str = ADELE_FRIENDS_FOLDER_ID;

@@ -1,15 +1,12 @@
 //! Every error of the spec, reached over the router with real tokens, and the order of the
 //! checks (spec D7).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
-
-mod common;
 
 use std::sync::atomic::Ordering;
 
-use adapter_http_server::auth::TokenRequest;
+use crate::support::*;
 use adapter_memstore::seed::CONTOSO_TENANT;
 use axum::body::Body;
-use common::*;
+use dev_tokens::TokenRequest;
 
 const ACCESS_DENIED: &str = "Access is denied. Check credentials and try again.";
 const ME: &str = "/v1.0/me/photo/$value";

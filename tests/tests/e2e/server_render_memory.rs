@@ -1,12 +1,11 @@
 //! The real `graph-photo serve` rendering the largest originals it accepts, several at once:
 //! its peak memory stays within the render memory budget (issue 8).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::{run, Server};
 use adapter_memstore::seed;
-use e2e::{run, Server};
 
 /// The default `--render-memory`.
 const RENDER_MEMORY: u64 = 384 << 20;
@@ -83,7 +82,7 @@ fn concurrent_renders_of_40_megapixel_16_bit_pngs_stay_within_the_budget() {
         eprintln!("skipped: no /proc to read the peak memory from");
         return;
     }
-    let data = tempfile::tempdir().unwrap();
+    let data = crate::support::data_dir();
     let server = Server::start(data.path(), &[]);
     let http = reqwest::blocking::Client::builder()
         .no_proxy()

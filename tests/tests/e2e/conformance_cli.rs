@@ -1,13 +1,11 @@
 //! `graph-photo conformance` against the real `graph-photo serve`: the command a user runs to
 //! check an endpoint, with the default fixture (seeded tenant, tokens from the dev key).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
-
-use e2e::{run, Server};
+use crate::support::{run, Server};
 
 #[test]
 fn conformance_command_passes_against_our_server_and_fails_against_nothing() {
-    let data = tempfile::tempdir().unwrap();
+    let data = crate::support::data_dir();
     let dir = data.path().to_str().unwrap();
     let server = Server::start(data.path(), &[]);
     let base = server.url("");

@@ -1,10 +1,7 @@
 //! The read side (spec A4, C2-C5): metadata, bytes, sizes, DELETE, HEAD.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
-mod common;
-
+use crate::support::*;
 use axum::body::Body;
-use common::*;
 use serde_json::json;
 
 const ME: &str = "/v1.0/me/photo/$value";

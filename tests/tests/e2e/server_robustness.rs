@@ -1,13 +1,10 @@
 //! Random methods, paths, headers and bodies: the server never answers 5xx, every answer has
 //! the headers of spec C6, every error has the envelope of C7, and every success its shape.
 //! The number of cases follows `PROPTEST_CASES` (default 256).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
-mod common;
-
+use crate::support::*;
 use axum::body::{Body, Bytes};
 use axum::http::Request;
-use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

@@ -1,4 +1,13 @@
-//! The server's own development signing key, and development tokens shaped like Entra ID's.
+//! The development signing key and development tokens shaped like the access tokens Entra ID
+//! issues for Microsoft Graph (spec D1, D2).
+//!
+//! `graph-photo serve` without a configured JWKS validates tokens against this key's public half
+//! ([`DevKey::jwks`], handed to the server as a plain JWKS); `graph-photo token`, the conformance
+//! command and the tests mint with it. It is its own crate so that the server adapter only ever
+//! verifies tokens and never carries the RSA code that makes keys and signs.
+//!
+//! With the `test-key` feature (for dev-dependencies only), [`DevKey::test_key`] and friends give
+//! committed, public, test-only keys, so that tests never pay for an RSA key generation.
 
 use std::fmt;
 use std::fs;
@@ -6,6 +15,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
     RSAKeyParameters, RSAKeyType,
@@ -18,14 +29,15 @@ use rsa::RsaPrivateKey;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::jwks::b64url;
-use super::DEFAULT_AUDIENCES;
-
 /// The file [`DevKey::load_or_create`] keeps the key in (PKCS#8 PEM, mode 0600).
 pub const DEV_KEY_FILE_NAME: &str = "dev-signing-key.pem";
 
 /// The client application id development tokens name by default (`appid`/`azp`).
 pub const DEV_APP_ID: &str = "6f0c3e1a-7b2d-4c5e-9a8f-0d1e2f3a4b5c";
+
+/// The audience development tokens name by default: Microsoft Graph's URI, the first of the
+/// audiences the server accepts by default.
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
 
 const KEY_BITS: usize = 2048;
 
@@ -44,6 +56,8 @@ pub enum DevKeyError {
         "development signing key {path} is not a usable RSA private key (PKCS#8 PEM): {reason}"
     )]
     InvalidKey { path: PathBuf, reason: String },
+    #[error("not a usable RSA private key (PKCS#8 PEM): {0}")]
+    InvalidPem(String),
     #[error("invalid token request: {0}")]
     InvalidRequest(&'static str),
     #[error("cannot sign the token: {0}")]
@@ -72,6 +86,13 @@ impl DevKey {
         let key = RsaPrivateKey::new(&mut rand::thread_rng(), KEY_BITS)
             .map_err(|e| DevKeyError::Generate(e.to_string()))?;
         DevKey::from_private_key(&key).map_err(DevKeyError::Generate)
+    }
+
+    /// The key of a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), RSA 2048 to 4096 bits.
+    pub fn from_pem(pem: &str) -> Result<DevKey, DevKeyError> {
+        let key = RsaPrivateKey::from_pkcs8_pem(pem)
+            .map_err(|e| DevKeyError::InvalidPem(e.to_string()))?;
+        DevKey::from_private_key(&key).map_err(DevKeyError::InvalidPem)
     }
 
     /// The key of `dir/dev-signing-key.pem`, created (with a fresh key, mode 0600; `dir` with
@@ -146,13 +167,15 @@ impl DevKey {
         self.mint_at(request, now_secs())
     }
 
-    pub(super) fn mint_at(&self, request: &TokenRequest, now: u64) -> Result<String, DevKeyError> {
+    /// [`DevKey::mint`] as if the clock said `now` (seconds since the epoch): tokens already
+    /// expired or not yet valid.
+    pub fn mint_at(&self, request: &TokenRequest, now: u64) -> Result<String, DevKeyError> {
         let claims = request.claims(now)?;
         self.sign_claims(&claims)
     }
 
-    /// Signs any claims (tests build odd tokens with it).
-    pub(super) fn sign_claims(&self, claims: &Value) -> Result<String, DevKeyError> {
+    /// Signs any claims as they are, with this key's `kid` (tests build odd tokens with it).
+    pub fn sign_claims(&self, claims: &Value) -> Result<String, DevKeyError> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
@@ -247,6 +270,11 @@ fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// Base64url without padding, as JWTs and JWKs spell binary values.
+fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -296,7 +324,7 @@ impl TokenRequest {
             roles: Vec::new(),
             directory_roles: Vec::new(),
             app_id: DEV_APP_ID.to_owned(),
-            audience: DEFAULT_AUDIENCES[0].to_owned(),
+            audience: GRAPH_AUDIENCE.to_owned(),
             lifetime: Duration::from_secs(3600),
             application: false,
         }
@@ -316,7 +344,7 @@ impl TokenRequest {
             roles: roles.into_iter().map(Into::into).collect(),
             directory_roles: Vec::new(),
             app_id: app_id.into(),
-            audience: DEFAULT_AUDIENCES[0].to_owned(),
+            audience: GRAPH_AUDIENCE.to_owned(),
             lifetime: Duration::from_secs(3600),
             application: true,
         }
@@ -406,3 +434,11 @@ impl TokenRequest {
         Ok(Value::Object(claims))
     }
 }
+
+#[cfg(any(test, feature = "test-key"))]
+mod test_keys;
+#[cfg(any(test, feature = "test-key"))]
+pub use test_keys::{OTHER_TEST_KEY_PEM, TEST_KEY_PEM, THIRD_TEST_KEY_PEM};
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,13 @@
 //! The real `graph-photo` binary, used as the README says: `serve`, then `token`, then an
 //! upload with curl, across a restart, and a graceful stop on SIGTERM.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
 use std::io::Cursor;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::{run, Server};
 use adapter_memstore::seed;
-use e2e::{run, Server};
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -87,7 +86,7 @@ fn version_and_help() {
 
 #[test]
 fn token_refuses_unknown_users_and_missing_scopes() {
-    let data = tempfile::tempdir().unwrap();
+    let data = crate::support::data_dir();
     let dir = data.path().to_str().unwrap();
     let output = run(&[
         "token",
@@ -109,7 +108,7 @@ fn token_refuses_unknown_users_and_missing_scopes() {
 /// The README's first call, then a restart with the same data directory, then SIGTERM.
 #[test]
 fn readme_flow_survives_a_restart_and_stops_on_sigterm() {
-    let data = tempfile::tempdir().unwrap();
+    let data = crate::support::data_dir();
     let work = tempfile::tempdir().unwrap();
     let http = client();
 

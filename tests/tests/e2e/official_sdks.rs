@@ -10,7 +10,6 @@
 //! The SDKs come from `GRAPH_PHOTO_SDK_PYTHON` (a python with msgraph-sdk) and
 //! `GRAPH_PHOTO_SDK_JS_DIR` (a directory with its node_modules), which `cargo xtask sdk-env`
 //! creates and prints and `cargo xtask ci` sets. Without them these tests fail: they never skip.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use e2e::Server;
+use crate::support::Server;
 
 /// How long one SDK script may run (each does about twenty calls).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -74,7 +73,7 @@ fn js_dir() -> PathBuf {
 /// `graph-photo token` for [`USER`], signed with the key of the server's data directory.
 fn token(data_dir: &Path) -> String {
     let data_dir = data_dir.to_str().expect("a UTF-8 temporary path");
-    let out = e2e::run(&[
+    let out = crate::support::run(&[
         "token",
         "--user",
         USER,
@@ -157,7 +156,7 @@ fn python_check(python: &Path, base: &str, token: &str) -> Command {
 #[test]
 fn python_msgraph_sdk_over_http() {
     let python = python();
-    let data = tempfile::tempdir().expect("tempdir");
+    let data = crate::support::data_dir();
     let server = Server::start(data.path(), &[]);
     let token = token(data.path());
     let base = server.url("/v1.0");
@@ -174,7 +173,7 @@ fn python_msgraph_sdk_over_http() {
 fn javascript_graph_client_over_https_with_a_self_signed_certificate() {
     let python = python();
     let js_dir = js_dir();
-    let data = tempfile::tempdir().expect("tempdir");
+    let data = crate::support::data_dir();
     let server = Server::start(data.path(), &["--tls-self-signed"]);
     let cert = data.path().join("tls-cert.pem");
     assert!(cert.is_file(), "no {}", cert.display());

@@ -1,14 +1,11 @@
 //! The router over a real socket (`axum::serve` on 127.0.0.1:0), called with reqwest: what
 //! only the wire shows (HEAD bodies, chunked uploads, answers before the body is sent).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
-
-mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::support::*;
 use axum::body::Bytes;
-use common::*;
 use futures::StreamExt;
 
 const TIMEOUT: Duration = Duration::from_secs(20);

@@ -2,7 +2,6 @@
 //! self-signed certificate), called with reqwest trusting that certificate: HTTP/2 and
 //! HTTP/1.1, Graph's 401 and a real upload; clients that do not speak TLS, or do not trust the
 //! certificate, do not hurt the server; graceful shutdown lets an in-flight upload finish.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -10,22 +9,20 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use adapter_http_server::auth::{AuthConfig, DevKey, JwksSource, TokenRequest};
+use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, generate_self_signed, PemPair, SELF_SIGNED_NAMES};
-use adapter_http_server::{router, AppState, Authenticator};
+use adapter_http_server::{photo_service, router, AppState, Authenticator, DEFAULT_RENDER_MEMORY};
 use adapter_memstore::seed::{ADELE_ID, CONTOSO_TENANT};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
-use photo_core::ports::InlineRenderer;
-use photo_core::service::PhotoService;
+use dev_tokens::{DevKey, TokenRequest};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-fn dev_key() -> Arc<DevKey> {
-    static KEY: OnceLock<Arc<DevKey>> = OnceLock::new();
-    Arc::clone(KEY.get_or_init(|| Arc::new(DevKey::generate().expect("dev key"))))
+fn dev_key() -> &'static DevKey {
+    DevKey::test_key()
 }
 
 fn adele_token() -> String {
@@ -86,13 +83,13 @@ impl Drop for Live {
 }
 
 async fn live() -> Live {
-    let service = Arc::new(PhotoService::new(
+    let service = photo_service(
         Arc::new(MemDirectory::seeded()),
         Arc::new(MemPhotoStore::new()),
         Arc::new(MemRenditionCache::default()),
-        Arc::new(InlineRenderer),
-    ));
-    let auth = Authenticator::new(AuthConfig::new(JwksSource::DevKey(dev_key())))
+        DEFAULT_RENDER_MEMORY,
+    );
+    let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(dev_key().jwks())))
         .await
         .expect("authenticator");
     let app = router(AppState {

@@ -1,11 +1,8 @@
 //! Routes (spec A1-A6), path parsing (A3), what the SDKs send (spec W), CORS and the
 //! headers of every response (C6), in process over the in-memory adapters.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
-mod common;
-
+use crate::support::*;
 use axum::body::{Body, Bytes};
-use common::*;
 
 const FOLDER: &str = ADELE_FRIENDS_FOLDER_ID;
 
@@ -330,7 +327,7 @@ async fn request_ids_on_success_and_error() {
         ("GET", "/v1.0/me/nothing", vec![]),
         ("GET", "/v1.0/users/nobody/photo", vec![]),
     ] {
-        // `send` checks the echo (common::assert_c6) and the error envelope.
+        // `send` checks the echo (support::assert_c6) and the error envelope.
         let resp = s
             .send(
                 req(method, path, Some(&token))

@@ -1,13 +1,12 @@
 //! The real `graph-photo serve` against hostile and broken clients: stalled request lines,
 //! floods of connections, blank lines, an HTTP/2 preface, and SIGTERM while connections hang.
 //! Raw sockets, so that the tests see exactly when the server answers or closes.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of test crates panic by design
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use e2e::Server;
+use crate::support::Server;
 
 /// How long a test waits for any single answer before calling the server stuck.
 const STUCK: Duration = Duration::from_secs(20);
@@ -16,7 +15,7 @@ const STUCK: Duration = Duration::from_secs(20);
 const HALF_REQUEST_LINE: &[u8] = b"GET /v1.0/me/photo/$val";
 
 fn start(extra: &[&str]) -> (Server, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
+    let data = crate::support::data_dir();
     let server = Server::start(data.path(), extra);
     (server, data)
 }
