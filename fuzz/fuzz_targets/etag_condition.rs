@@ -1,6 +1,7 @@
 //! `If-Match` / `If-None-Match` values: `TagCondition::parse` and its matching.
 //! Invariants: no panic; a listed strong tag matches strongly and weakly, a listed weak tag only
-//! weakly; `*` matches any current tag and nothing when there is none.
+//! weakly; `*` matches any current tag and nothing when there is none; a malformed value matches
+//! nothing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,6 +29,10 @@ fuzz_target!(|data: &[u8]| {
             }
             let listed = tags.iter().any(|t| t.opaque == other.opaque());
             assert_eq!(condition.matches_weak(&other), listed);
+        }
+        TagCondition::Malformed => {
+            assert!(!condition.matches_strong(Some(&other)));
+            assert!(!condition.matches_weak(&other));
         }
     }
     let _ = condition.to_precondition();
