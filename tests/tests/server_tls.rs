@@ -15,8 +15,8 @@ use adapter_http_server::tls::{self, generate_self_signed, PemPair, SELF_SIGNED_
 use adapter_http_server::{router, AppState, Authenticator};
 use adapter_memstore::seed::{ADELE_ID, CONTOSO_TENANT};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
-use photo_core::ports::InlineRenderer;
 use photo_core::service::PhotoService;
+use photo_render::InlineRenderer;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

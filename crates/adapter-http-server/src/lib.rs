@@ -9,7 +9,6 @@ pub mod auth;
 mod envelope;
 mod error;
 mod handlers;
-mod renderer;
 pub mod tls;
 pub mod transport;
 
@@ -26,7 +25,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::Authenticator;
 pub use error::{ApiError, GraphError};
-pub use renderer::{TokioRenderer, DEFAULT_RENDER_MEMORY};
+pub use photo_render::{TokioRenderer, DEFAULT_RENDER_MEMORY};
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
 pub use transport::{serve, Limits};
 

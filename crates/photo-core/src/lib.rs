@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod etag;
+pub mod limits;
 pub mod policy;
 pub mod ports;
 pub mod principal;

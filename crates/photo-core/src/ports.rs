@@ -189,7 +189,8 @@ pub trait RenditionCache: Send + Sync {
 }
 
 /// Runs the CPU-bound rendering. An async server runs it off its I/O threads; embedding code
-/// without a runtime can use [`InlineRenderer`].
+/// without a runtime can use `photo_render::InlineRenderer`. The production adapters live in the
+/// `photo-render` crate.
 ///
 /// The caller may drop the future of [`Renderer::render`] at any point (every client waiting for
 /// the sizes went away). The renderer MUST NOT need that future to be polled again to make
@@ -204,17 +205,4 @@ pub trait RenditionCache: Send + Sync {
 #[async_trait]
 pub trait Renderer: Send + Sync {
     async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError>;
-}
-
-/// Renders on the calling thread, within one poll of its future: dropping the future either
-/// never starts the work or comes after it ended, so it meets the [`Renderer`] contract without
-/// a runtime. Nothing bounds concurrent renders but the caller's own threads.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct InlineRenderer;
-
-#[async_trait]
-impl Renderer for InlineRenderer {
-    async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError> {
-        crate::renditions::render_all(&original)
-    }
 }

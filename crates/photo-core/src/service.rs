@@ -569,6 +569,42 @@ mod tests {
         Bytes::from(out.into_inner())
     }
 
+    /// A stand-in for the rendering pipeline (which lives in `photo-render`): every available
+    /// size, a plain resize of the whole image to a JPEG square. The service only needs sizes
+    /// and colours that come from the original.
+    fn simple_render(original: &[u8]) -> Result<RenditionSet, RenderError> {
+        let image =
+            image::load_from_memory(original).map_err(|e| RenderError::Decode(e.to_string()))?;
+        let renditions = renditions::available_sizes(image.width(), image.height())
+            .into_iter()
+            .map(|side| {
+                let square = image
+                    .resize_exact(side, side, image::imageops::FilterType::Triangle)
+                    .into_rgb8();
+                let mut out = std::io::Cursor::new(Vec::new());
+                square
+                    .write_to(&mut out, image::ImageFormat::Jpeg)
+                    .map_err(|e| RenderError::Encode(e.to_string()))?;
+                Ok(Rendition {
+                    side,
+                    format: RenditionFormat::Jpeg,
+                    bytes: Bytes::from(out.into_inner()),
+                })
+            })
+            .collect::<Result<_, RenderError>>()?;
+        Ok(RenditionSet { renditions })
+    }
+
+    /// Renders with [`simple_render`] within one poll, as `photo_render::InlineRenderer` does.
+    struct SimpleRenderer;
+
+    #[async_trait]
+    impl Renderer for SimpleRenderer {
+        async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError> {
+            simple_render(&original)
+        }
+    }
+
     /// A directory where `/me` and the caller's id resolve and nothing else exists.
     fn directory_with_me() -> MockDirectory {
         let mut dir = MockDirectory::new();
@@ -599,7 +635,7 @@ mod tests {
             Arc::new(dir),
             Arc::new(store),
             Arc::new(quiet_cache()),
-            Arc::new(crate::ports::InlineRenderer),
+            Arc::new(SimpleRenderer),
         )
     }
 
@@ -838,7 +874,7 @@ mod tests {
         async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            crate::renditions::render_all(&original)
+            simple_render(&original)
         }
     }
 
@@ -984,7 +1020,7 @@ mod tests {
                 gate.await?;
             }
             unfinished.1 = true;
-            crate::renditions::render_all(&original)
+            simple_render(&original)
         }
     }
 

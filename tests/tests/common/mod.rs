@@ -16,9 +16,10 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use photo_core::ports::{AccountKind, Directory, InlineRenderer, PhotoStore};
+use photo_core::ports::{AccountKind, Directory, PhotoStore};
 use photo_core::principal::USER_ADMINISTRATOR;
 use photo_core::service::PhotoService;
+use photo_render::InlineRenderer;
 use serde_json::Value;
 use tower::ServiceExt;
 
