@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::etag::{ETag, Precondition};
+use crate::format::ImageFormat;
 use crate::principal::TenantId;
 use crate::renditions::{RenderError, RenditionSet};
 use crate::target::Target;
-use crate::validation::ImageFormat;
 
 /// The directory object that owns a photo.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
