@@ -71,7 +71,7 @@ impl UploadLimits {
     /// upload fits) and the other limits at their defaults.
     pub fn new(max_memory: usize) -> Self {
         let max_memory = max_memory.clamp(
-            photo_core::validation::MAX_PHOTO_BYTES,
+            photo_core::limits::MAX_PHOTO_BYTES,
             tokio::sync::Semaphore::MAX_PERMITS,
         );
         Self {

@@ -805,7 +805,7 @@ mod tests {
                 block_on(svc.update(&p, ApiVersion::V1, &Target::Me, None, body)).unwrap_err();
             assert!(matches!(err, PhotoError::InvalidImage(_)), "{err:?}");
         }
-        let huge = Bytes::from(vec![0u8; crate::validation::MAX_PHOTO_BYTES + 1]);
+        let huge = Bytes::from(vec![0u8; crate::limits::MAX_PHOTO_BYTES + 1]);
         let err = block_on(svc.update(&p, ApiVersion::V1, &Target::Me, None, huge)).unwrap_err();
         assert!(matches!(err, PhotoError::TooLarge { .. }), "{err:?}");
     }

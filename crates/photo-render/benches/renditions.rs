@@ -30,7 +30,7 @@ const SIDE: u32 = 3000;
 /// Its JPEG quality: what a phone or camera writes at its "fine" setting.
 const INPUT_QUALITY: u8 = 93;
 /// The input must stay under the upload limit (4 MiB) ...
-const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
+const MAX_INPUT_BYTES: usize = photo_core::limits::MAX_PHOTO_BYTES;
 /// ... and be at least this large, to stand for a real 9-megapixel photo.
 const MIN_INPUT_BYTES: usize = 3_500_000;
 /// Untimed runs before the timed ones.

@@ -287,20 +287,15 @@ impl Source {
 /// Sniffs the format, refuses anything but the four Graph accepts, and reads the header under
 /// the memory limits.
 fn open(original: &[u8]) -> Result<Opened<'_, impl ImageDecoder + '_>, RenderError> {
-    let mut reader = ImageReader::new(Cursor::new(original))
-        .with_guessed_format()
-        .map_err(|e| RenderError::Decode(e.to_string()))?;
-    let format = match reader.format() {
-        Some(
-            format @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Gif | ImageFormat::Bmp),
-        ) => format,
-        Some(other) => {
-            return Err(RenderError::Decode(format!(
-                "unsupported image format {other:?}"
-            )))
-        }
+    // The core's sniffing, so that the renderer recognises exactly the formats validation does.
+    let format = match photo_core::format::ImageFormat::sniff(original) {
+        Some(photo_core::format::ImageFormat::Jpeg) => ImageFormat::Jpeg,
+        Some(photo_core::format::ImageFormat::Png) => ImageFormat::Png,
+        Some(photo_core::format::ImageFormat::Gif) => ImageFormat::Gif,
+        Some(photo_core::format::ImageFormat::Bmp) => ImageFormat::Bmp,
         None => return Err(RenderError::Decode("unrecognised image format".into())),
     };
+    let mut reader = ImageReader::with_format(Cursor::new(original), format);
     let opened = if format == ImageFormat::Png {
         let limits = png::Limits {
             bytes: usize::try_from(MAX_ALLOC).unwrap_or(usize::MAX),

@@ -40,6 +40,7 @@ use image::{ImageDecoder, ImageError, ImageReader, Limits};
 use describe::describe_unsupported;
 
 // Re-exported where they were first defined, for callers that name them through validation.
+use crate::limits::{check_photo_size, TooLarge};
 pub use crate::limits::{MAX_PHOTO_BYTES, MAX_PIXELS, MAX_SIDE};
 
 /// What a decoder may allocate while reading a header (ICC profiles, text chunks, ...).
@@ -85,12 +86,8 @@ pub struct ImageInfo {
 pub enum InvalidImage {
     #[error("The request body is empty.")]
     Empty,
-    #[error(
-        "The photo is {} bytes, more than the limit of {}.",
-        group_digits(*size as u64),
-        describe_limit(*limit)
-    )]
-    TooLarge { size: usize, limit: usize },
+    #[error(transparent)]
+    TooLarge(TooLarge),
     #[error(
         "The image format is not supported: found {found}; only JPEG, PNG, GIF and BMP images are accepted."
     )]
@@ -119,12 +116,8 @@ pub fn validate(bytes: &[u8]) -> Result<ImageInfo, InvalidImage> {
     if bytes.is_empty() {
         return Err(InvalidImage::Empty);
     }
-    if bytes.len() > MAX_PHOTO_BYTES {
-        return Err(InvalidImage::TooLarge {
-            size: bytes.len(),
-            limit: MAX_PHOTO_BYTES,
-        });
-    }
+    check_photo_size(u64::try_from(bytes.len()).unwrap_or(u64::MAX))
+        .map_err(InvalidImage::TooLarge)?;
     let format = ImageFormat::sniff(bytes).ok_or_else(|| InvalidImage::UnsupportedFormat {
         found: describe_unsupported(bytes),
     })?;
@@ -169,15 +162,6 @@ fn group_digits(n: u64) -> String {
         .collect();
     groups.reverse();
     groups.join(",")
-}
-
-fn describe_limit(limit: usize) -> String {
-    const MIB: usize = 1024 * 1024;
-    if limit >= MIB && limit / MIB * MIB == limit {
-        format!("{} bytes ({} MiB)", group_digits(limit as u64), limit / MIB)
-    } else {
-        format!("{} bytes", group_digits(limit as u64))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,14 +585,15 @@ mod tests {
         let error = validate(&bytes).expect_err("too large");
         assert_eq!(
             error,
-            InvalidImage::TooLarge {
-                size: MAX_PHOTO_BYTES + 1,
-                limit: MAX_PHOTO_BYTES
-            }
+            InvalidImage::TooLarge(TooLarge {
+                size: Some(MAX_PHOTO_BYTES as u64 + 1)
+            })
         );
+        // The same error, and so the same message, as a too-large Content-Length.
         assert_eq!(
             error.to_string(),
-            "The photo is 4,194,305 bytes, more than the limit of 4,194,304 bytes (4 MiB)."
+            "The request body exceeds the maximum photo size of 4194304 bytes (4 MB); \
+             it is at least 4194305 bytes."
         );
         // Exactly at the limit is not too large (the zero padding lies after IEND, where bytes
         // are allowed).
@@ -1321,7 +1306,7 @@ mod tests {
             bytes[..magic.len()].copy_from_slice(magic);
             prop_assert_eq!(
                 validate(&bytes),
-                Err(InvalidImage::TooLarge { size: MAX_PHOTO_BYTES + extra, limit: MAX_PHOTO_BYTES })
+                Err(InvalidImage::TooLarge(TooLarge { size: Some((MAX_PHOTO_BYTES + extra) as u64) }))
             );
         }
     }
