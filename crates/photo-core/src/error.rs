@@ -7,6 +7,7 @@ use crate::renditions::RenderError;
 use crate::target::RouteError;
 use crate::validation::InvalidImage;
 
+/// Every error of the spec the use cases answer with, one variant each.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhotoError {
     /// 400 `BadRequest` (unknown/unsupported segment) or 405 `MethodNotAllowed` (spec A6).

@@ -5,9 +5,13 @@
 /// The image formats Graph accepts for a profile photo (spec B3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ImageFormat {
+    /// JPEG (`FF D8 FF`).
     Jpeg,
+    /// PNG.
     Png,
+    /// GIF, 87a or 89a.
     Gif,
+    /// Windows bitmap (`BM`).
     Bmp,
 }
 

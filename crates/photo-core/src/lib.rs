@@ -10,6 +10,8 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the map.
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "codecs")]
 pub mod error;
 pub mod etag;

@@ -32,7 +32,9 @@ pub fn size_id(side: u32) -> String {
 /// Encoding of a rendition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenditionFormat {
+    /// JPEG, for opaque originals.
     Jpeg,
+    /// PNG with alpha, for originals with transparency.
     Png,
 }
 
@@ -49,14 +51,18 @@ impl RenditionFormat {
 /// One encoded square rendition.
 #[derive(Debug, Clone)]
 pub struct Rendition {
+    /// Width and height, in pixels.
     pub side: u32,
+    /// How `bytes` are encoded.
     pub format: RenditionFormat,
+    /// The encoded image.
     pub bytes: Bytes,
 }
 
 /// Every rendition of one original, smallest first.
 #[derive(Debug, Clone, Default)]
 pub struct RenditionSet {
+    /// The renditions, smallest first.
     pub renditions: Vec<Rendition>,
 }
 
@@ -70,10 +76,13 @@ impl RenditionSet {
 /// Why the renditions of an original could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
+    /// The original could not be decoded.
     #[error("the image could not be decoded: {0}")]
     Decode(String),
+    /// The original is over a size or memory limit.
     #[error("the image is too large to render: {0}")]
     TooLarge(String),
+    /// A rendition could not be resized or encoded.
     #[error("a rendition could not be made: {0}")]
     Encode(String),
     /// The renderer cannot run now (shutting down, its worker failed): nothing is known about

@@ -25,26 +25,34 @@ use crate::validation;
 /// A read answered with `304`: the client's copy is current.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Freshness<T> {
+    /// The representation, to be sent.
     Modified(T),
+    /// The client's copy is current: answer `304` with this tag.
     NotModified(ETag),
 }
 
 /// The original photo and where it lives.
 #[derive(Debug, Clone)]
 pub struct PhotoView {
+    /// The owner of the photo.
     pub entry: DirectoryEntry,
+    /// The stored original.
     pub photo: StoredPhoto,
 }
 
 /// One available size, as listed by `/photos`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SizeInfo {
+    /// Width and height of the size, in pixels.
     pub side: u32,
+    /// The size's own tag.
     pub etag: ETag,
 }
 
+/// The sizes available for a photo (`GET .../photos`).
 #[derive(Debug, Clone)]
 pub struct SizesView {
+    /// The owner of the photo.
     pub entry: DirectoryEntry,
     /// Ascending; empty when there is no photo.
     pub sizes: Vec<SizeInfo>,
@@ -53,8 +61,11 @@ pub struct SizesView {
 /// One rendered size.
 #[derive(Debug, Clone)]
 pub struct SizeView {
+    /// The owner of the photo.
     pub entry: DirectoryEntry,
+    /// The size's own tag.
     pub etag: ETag,
+    /// The encoded size.
     pub rendition: Rendition,
 }
 
@@ -67,6 +78,7 @@ pub struct PendingUpdate {
 }
 
 impl PendingUpdate {
+    /// The owner of the photo, whatever the freshness.
     pub fn entry(&self) -> &DirectoryEntry {
         &self.entry
     }
@@ -179,6 +191,7 @@ impl From<StoreError> for PhotoError {
 }
 
 impl PhotoService {
+    /// A service over these ports.
     pub fn new(
         directory: Arc<dyn Directory>,
         store: Arc<dyn PhotoStore>,

@@ -75,8 +75,11 @@ impl ImageFormat {
 /// so orientations 5-8 swap width and height).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageInfo {
+    /// The sniffed format.
     pub format: ImageFormat,
+    /// Width as displayed, in pixels.
     pub width: u32,
+    /// Height as displayed, in pixels.
     pub height: u32,
 }
 
@@ -84,20 +87,45 @@ pub struct ImageInfo {
 /// (`400 ErrorInvalidImage`; `413` for [`TooLarge`](Self::TooLarge)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidImage {
+    /// No body at all.
     #[error("The request body is empty.")]
     Empty,
+    /// Over [`MAX_PHOTO_BYTES`]: `413`, not `400`.
     #[error(transparent)]
     TooLarge(TooLarge),
+    /// Not JPEG, PNG, GIF or BMP (spec B3).
     #[error(
         "The image format is not supported: found {found}; only JPEG, PNG, GIF and BMP images are accepted."
     )]
-    UnsupportedFormat { found: String },
+    UnsupportedFormat {
+        /// What the body looks like instead.
+        found: String,
+    },
+    /// The container ends early: an interrupted upload.
     #[error("The {} image is incomplete: {}.", format.name(), sentence_part(reason))]
-    Truncated { format: ImageFormat, reason: String },
+    Truncated {
+        /// The sniffed format.
+        format: ImageFormat,
+        /// What is missing.
+        reason: String,
+    },
+    /// The header or container is not well-formed.
     #[error("The {} image is malformed: {}.", format.name(), sentence_part(reason))]
-    Malformed { format: ImageFormat, reason: String },
+    Malformed {
+        /// The sniffed format.
+        format: ImageFormat,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The compressed pixel data does not decode.
     #[error("The {} image is corrupt: {}.", format.name(), sentence_part(reason))]
-    Corrupt { format: ImageFormat, reason: String },
+    Corrupt {
+        /// The sniffed format.
+        format: ImageFormat,
+        /// What the integrity pass met.
+        reason: String,
+    },
+    /// Zero, or over [`MAX_SIDE`] a side or [`MAX_PIXELS`] in all (spec B5).
     #[error(
         "The image is {} x {} pixels, which is not allowed: {}.",
         group_digits(*width),
@@ -105,8 +133,11 @@ pub enum InvalidImage {
         sentence_part(reason)
     )]
     BadDimensions {
+        /// Width as stored, in pixels.
         width: u64,
+        /// Height as stored, in pixels.
         height: u64,
+        /// Which limit it breaks.
         reason: String,
     },
 }
