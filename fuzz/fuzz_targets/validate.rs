@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use photo_core::renditions::render_all;
+use photo_render::render_all;
 use photo_core::validation::{validate, ImageFormat, MAX_PIXELS, MAX_SIDE};
 
 const MAGIC: [(&[u8], ImageFormat); 5] = [

@@ -16,6 +16,9 @@
 //! 4. The development-token crate `dev-tokens` (which makes keys and mints tokens) is no
 //!    normal or build dependency of `photo-core` nor of any `adapter-*` crate: the core knows no
 //!    tokens and the server only verifies them. (Tests may mint with it.)
+//! 5. The Graph client (`adapter-graph-client`) builds no image codec: its normal dependency
+//!    closure, as `cargo tree -e normal` resolves it for that package alone (features
+//!    included), holds no image codec crate. It uses `photo-core` without the `codecs` feature.
 //!
 //! [`check`] is pure so the rules are unit-tested on hand-built metadata; [`run`] is
 //! the IO wrapper.
@@ -57,6 +60,27 @@ const WEB_SERVERS: &[&str] = &[
 ];
 const HTTP_CLIENTS: &[&str] = &["reqwest", "ureq", "surf", "isahc"];
 const ASYNC_RUNTIMES: &[&str] = &["tokio", "async-std", "smol"];
+/// Rule 5: crates that must build without any image codec.
+const CODEC_FREE: &[&str] = &["adapter-graph-client"];
+/// Image codecs and the image stack around them (decoders' inflaters and LZW included).
+const IMAGE_CODECS: &[&str] = &[
+    "image",
+    "png",
+    "gif",
+    "jpeg-decoder",
+    "jpeg-encoder",
+    "zune-core",
+    "zune-jpeg",
+    "zune-inflate",
+    "image-webp",
+    "tiff",
+    "qoi",
+    "exr",
+    "ravif",
+    "fdeflate",
+    "weezl",
+    "fast_image_resize",
+];
 const STORAGE: &[&str] = &[
     "sqlx",
     "diesel",
@@ -102,6 +126,7 @@ pub(crate) enum Reason {
     AdapterOnUseCases,
     NotAnAdapterUser,
     OnDevTokens,
+    ImageCodec,
 }
 
 impl fmt::Display for Reason {
@@ -127,6 +152,10 @@ impl fmt::Display for Reason {
             Self::NotAnAdapterUser => {
                 "an adapter; only graph-photo, e2e and xtask may depend on adapters \
                  (plus conformance and photo-upload -> adapter-graph-client)"
+            }
+            Self::ImageCodec => {
+                "an image codec, through its normal dependencies; it must build without one \
+                 (photo-core with default-features = false)"
             }
         })
     }
@@ -317,6 +346,65 @@ fn workspace_packages(metadata: &Value) -> Result<Vec<(&str, &[Value])>, String>
     Ok(out)
 }
 
+/// Rule 5 for `krate`, given the package names of its normal dependency closure.
+pub(crate) fn check_codec_free(krate: &str, closure: &[&str]) -> Vec<Violation> {
+    let mut violations: Vec<Violation> = closure
+        .iter()
+        .filter(|name| IMAGE_CODECS.contains(name))
+        .map(|name| Violation::Dependency {
+            krate: krate.to_owned(),
+            dependency: (*name).to_owned(),
+            kind: DepKind::Normal,
+            reason: Reason::ImageCodec,
+        })
+        .collect();
+    if !closure.contains(&krate) {
+        // An empty or foreign closure would pass vacuously.
+        violations.push(Violation::Malformed(format!(
+            "the dependency closure of {krate} does not list {krate} itself"
+        )));
+    }
+    violations.sort();
+    violations.dedup();
+    violations
+}
+
+/// The package names in `cargo tree -e normal --prefix none -f {p}` output: the first word of
+/// each line (`image v0.25.10`, `photo-core v0.1.0 (/path) (*)`).
+fn closure_names(tree: &str) -> Vec<&str> {
+    tree.lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect()
+}
+
+/// The normal dependency closure of `krate`, features resolved as when building it alone.
+fn load_closure(krate: &str) -> Result<String, String> {
+    let output = crate::cargo()
+        .args([
+            "tree", "-p", krate, "-e", "normal", "--prefix", "none", "-f", "{p}",
+        ])
+        .output()
+        .map_err(|e| format!("could not run cargo tree: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo tree -p {krate} failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|e| format!("cargo tree printed invalid UTF-8: {e}"))
+}
+
+/// Rule 5 against the real workspace.
+fn check_codecs_in_workspace() -> Result<Vec<Violation>, String> {
+    let mut violations = Vec::new();
+    for krate in CODEC_FREE {
+        let tree = load_closure(krate)?;
+        violations.extend(check_codec_free(krate, &closure_names(&tree)));
+    }
+    Ok(violations)
+}
+
 /// Runs `cargo metadata --format-version 1 --no-deps` at the workspace root.
 pub(crate) fn load_metadata() -> Result<Value, String> {
     let output = crate::cargo()
@@ -343,7 +431,14 @@ pub(crate) fn check_workspace() -> bool {
             return false;
         }
     };
-    let violations = check(&metadata);
+    let mut violations = check(&metadata);
+    match check_codecs_in_workspace() {
+        Ok(more) => violations.extend(more),
+        Err(e) => {
+            eprintln!("architecture: error: {e}");
+            return false;
+        }
+    }
     if violations.is_empty() {
         println!("architecture: ok");
         return true;
@@ -774,6 +869,38 @@ mod tests {
     fn real_workspace_has_no_violations() {
         let metadata = load_metadata().unwrap();
         let violations = messages(&metadata);
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
+
+    #[test]
+    fn a_codec_in_the_client_closure_is_a_violation() {
+        let tree = "adapter-graph-client v0.1.0 (/w/crates/adapter-graph-client)\n\
+                    photo-core v0.1.0 (/w/crates/photo-core)\n\
+                    image v0.25.10\n\
+                    zune-jpeg v0.5.15\n\
+                    image v0.25.10 (*)\n\
+                    reqwest v0.12.0\n";
+        let violations = check_codec_free("adapter-graph-client", &closure_names(tree));
+        let messages: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(messages[0]
+            .starts_with("adapter-graph-client must not depend on image (an image codec"));
+        assert!(messages[1].starts_with("adapter-graph-client must not depend on zune-jpeg"));
+    }
+
+    #[test]
+    fn a_codec_free_closure_passes_and_an_empty_one_does_not() {
+        let tree = "adapter-graph-client v0.1.0 (/w)\nphoto-core v0.1.0 (/w)\nreqwest v0.12.0\n";
+        assert!(check_codec_free("adapter-graph-client", &closure_names(tree)).is_empty());
+        assert!(matches!(
+            check_codec_free("adapter-graph-client", &closure_names(""))[..],
+            [Violation::Malformed(_)]
+        ));
+    }
+
+    #[test]
+    fn real_client_builds_no_codec() {
+        let violations = check_codecs_in_workspace().unwrap();
         assert!(violations.is_empty(), "{violations:#?}");
     }
 }

@@ -3,7 +3,7 @@
 //! 1. checks the baseline is available: libvips from Debian (`vips --version`; else it prints the
 //!    `apt-get` command and fails) and pyvips in a venv, `target/bench-env` (pinned in
 //!    `xtask/bench/requirements.txt`; rebuilt only when the pin or the interpreter changes);
-//! 2. `cargo bench -p photo-core --bench renditions`: generates `target/bench/input-3000.jpg`,
+//! 2. `cargo bench -p photo-render --bench renditions`: generates `target/bench/input-3000.jpg`,
 //!    times `render_all` and writes `target/bench/ours.json`;
 //! 3. `xtask/bench/vips_renditions.py` on the same input, with `VIPS_CONCURRENCY` set to the
 //!    number of cores: the same nine outputs, two ways, timed inside the process; writes
@@ -104,7 +104,7 @@ fn bench(options: &Options) -> Result<bool, String> {
     // 2. Ours.
     let load_before_ours = load_average();
     let status = crate::cargo()
-        .args(["bench", "-p", "photo-core", "--bench", "renditions"])
+        .args(["bench", "-p", "photo-render", "--bench", "renditions"])
         .env("GRAPH_PHOTO_BENCH_DIR", &dir)
         .env("BENCH_RUNS", options.runs.to_string())
         .status()

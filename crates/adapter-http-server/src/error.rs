@@ -70,7 +70,7 @@ impl ApiError {
                     (StatusCode::BAD_REQUEST, "ConsumerPhotoIsNotSupported")
                 }
                 P::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "PreconditionFailed"),
-                P::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge"),
+                P::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge"),
                 P::InvalidImage(_) => (StatusCode::BAD_REQUEST, "ErrorInvalidImage"),
                 P::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable"),
             },

@@ -16,12 +16,12 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use photo_core::error::PhotoError;
 use photo_core::etag::{ETag, TagCondition};
+use photo_core::limits::{check_photo_size, TooLarge, MAX_PHOTO_BYTES};
 use photo_core::ports::{DirectoryEntry, PhotoOwner};
 use photo_core::principal::Principal;
 use photo_core::renditions::size_id;
 use photo_core::service::Freshness;
 use photo_core::target::{ApiVersion, Operation, Route};
-use photo_core::validation::MAX_PHOTO_BYTES;
 use serde::Serialize;
 
 use tokio::sync::OwnedSemaphorePermit;
@@ -263,12 +263,8 @@ fn reject_declared_oversize(headers: &HeaderMap) -> Result<(), ApiError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
-        Some(size) if size > MAX_PHOTO_BYTES as u64 => Err(PhotoError::TooLarge {
-            limit: MAX_PHOTO_BYTES as u64,
-            size: Some(size),
-        }
-        .into()),
-        _ => Ok(()),
+        Some(size) => check_photo_size(size).map_err(|e| PhotoError::TooLarge(e).into()),
+        None => Ok(()),
     }
 }
 
@@ -321,11 +317,7 @@ async fn read_body(
             let chunk = frame.map_err(|_| ApiError::BodyRead)?;
             let needed = collected.len() + chunk.len();
             if needed > MAX_PHOTO_BYTES {
-                return Err(PhotoError::TooLarge {
-                    limit: MAX_PHOTO_BYTES as u64,
-                    size: None,
-                }
-                .into());
+                return Err(PhotoError::TooLarge(TooLarge { size: None }).into());
             }
             if needed > collected.capacity() {
                 // `needed` <= the limit, so the bounds are ordered.

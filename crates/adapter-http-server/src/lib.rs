@@ -9,7 +9,6 @@ pub mod auth;
 mod envelope;
 mod error;
 mod handlers;
-mod renderer;
 pub mod tls;
 pub mod transport;
 
@@ -27,7 +26,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::Authenticator;
 pub use error::{ApiError, GraphError};
-pub use renderer::{TokioRenderer, DEFAULT_RENDER_MEMORY};
+pub use photo_render::{TokioRenderer, DEFAULT_RENDER_MEMORY};
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
 pub use transport::{serve, Limits};
 
@@ -73,7 +72,7 @@ impl UploadLimits {
     /// upload fits) and the other limits at their defaults.
     pub fn new(max_memory: usize) -> Self {
         let max_memory = max_memory.clamp(
-            photo_core::validation::MAX_PHOTO_BYTES,
+            photo_core::limits::MAX_PHOTO_BYTES,
             tokio::sync::Semaphore::MAX_PERMITS,
         );
         Self {

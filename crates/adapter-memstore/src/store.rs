@@ -87,9 +87,9 @@ impl PhotoStore for MemPhotoStore {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use photo_core::format::ImageFormat;
     use photo_core::ports::PhotoOwner;
     use photo_core::principal::TenantId;
-    use photo_core::validation::ImageFormat;
 
     #[tokio::test]
     async fn tags_are_content_derived() {

@@ -16,7 +16,7 @@ use photo_core::validation::validate;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-const LIMIT: usize = 4 * 1024 * 1024;
+const LIMIT: usize = photo_core::limits::MAX_PHOTO_BYTES;
 const WARM_UPS: usize = 3;
 const DEFAULT_RUNS: usize = 21;
 const MIN_RUNS: usize = 5;

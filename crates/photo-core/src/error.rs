@@ -1,11 +1,13 @@
 //! The domain's one error type. Each variant is one error of the spec; the HTTP edge maps it
 //! to a status and a Graph `error.code` in one place.
 
+use crate::limits::TooLarge;
 use crate::policy::Denial;
 use crate::renditions::RenderError;
 use crate::target::RouteError;
 use crate::validation::InvalidImage;
 
+/// Every error of the spec the use cases answer with, one variant each.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhotoError {
     /// 400 `BadRequest` (unknown/unsupported segment) or 405 `MethodNotAllowed` (spec A6).
@@ -49,9 +51,9 @@ pub enum PhotoError {
     )]
     PreconditionFailed,
 
-    /// 413 `RequestEntityTooLarge` (spec B4). `size` when known.
-    #[error("The request body exceeds the maximum photo size of {limit} bytes (4 MB){}.", match .size { Some(s) => format!("; it is at least {s} bytes"), None => String::new() })]
-    TooLarge { limit: u64, size: Option<u64> },
+    /// 413 `RequestEntityTooLarge` (spec B4).
+    #[error(transparent)]
+    TooLarge(TooLarge),
 
     /// 400 `ErrorInvalidImage` (spec B3, B5).
     #[error(transparent)]
@@ -74,10 +76,7 @@ impl From<Denial> for PhotoError {
 impl From<InvalidImage> for PhotoError {
     fn from(invalid: InvalidImage) -> Self {
         match invalid {
-            InvalidImage::TooLarge { size, limit } => PhotoError::TooLarge {
-                limit: limit as u64,
-                size: Some(size as u64),
-            },
+            InvalidImage::TooLarge(too_large) => PhotoError::TooLarge(too_large),
             other => PhotoError::InvalidImage(other),
         }
     }

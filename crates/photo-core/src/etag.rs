@@ -32,6 +32,7 @@ impl ETag {
         Self(hex::encode_upper(&hasher.finalize()[..8]))
     }
 
+    /// The tag without its quotes.
     pub fn opaque(&self) -> &str {
         &self.0
     }
@@ -46,7 +47,9 @@ impl fmt::Display for ETag {
 /// One entity tag of an `If-Match`/`If-None-Match` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedTag {
+    /// Whether it was written `W/"..."`.
     pub weak: bool,
+    /// The tag between the quotes.
     pub opaque: String,
 }
 
@@ -55,6 +58,7 @@ pub struct ListedTag {
 pub enum TagCondition {
     /// `*`
     Any,
+    /// A list of entity tags.
     Tags(Vec<ListedTag>),
     /// Not `*` nor a list of entity tags (an unquoted tag, say). It matches nothing: an
     /// `If-Match` that cannot be understood must not turn into an unconditional write

@@ -11,12 +11,16 @@ pub enum TargetKind {
     Me,
     /// Any other user (including ids that do not exist: spec D7 step 4).
     OtherUser,
+    /// `/groups/{id}`.
     Group,
+    /// A contact of the signed-in user (`/me/contacts/...`).
     ContactOfMe,
+    /// A contact of another user (`/users/{id}/contacts/...`).
     ContactOfOtherUser,
 }
 
 impl TargetKind {
+    /// Every kind, for tables and tests.
     pub const ALL: [TargetKind; 5] = [
         TargetKind::Me,
         TargetKind::OtherUser,
@@ -29,7 +33,9 @@ impl TargetKind {
 /// Reading is `GET`/`HEAD`; writing is `PUT`/`PATCH`/`DELETE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Access {
+    /// `GET`.
     Read,
+    /// `PUT`, `PATCH` or `DELETE`.
     Write,
 }
 
@@ -49,8 +55,11 @@ pub enum Denial {
     /// of them; empty when nothing can), `requires_role` whether a directory role
     /// ([`PHOTO_ADMIN_ROLES`]) is needed as well (spec D6).
     Forbidden {
+        /// Whether the caller's token is delegated (scopes) rather than an application's (roles).
         delegated: bool,
+        /// The permissions of which any one would have allowed the call.
         permissions: Vec<Scope>,
+        /// Whether a directory role is needed as well.
         requires_role: bool,
     },
 }

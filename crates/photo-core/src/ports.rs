@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::etag::{ETag, Precondition};
+use crate::format::ImageFormat;
 use crate::principal::TenantId;
 use crate::renditions::{RenderError, RenditionSet};
 use crate::target::Target;
-use crate::validation::ImageFormat;
 
 /// The directory object that owns a photo.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,14 +23,21 @@ pub enum PhotoOwner {
     /// A group, by object id.
     Group(String),
     /// A contact, by its owner's object id and the contact's id.
-    Contact { user: String, contact: String },
+    Contact {
+        /// The owning user's object id.
+        user: String,
+        /// The contact's id.
+        contact: String,
+    },
 }
 
 /// Where a photo lives: the tenant and the owning object, by canonical ids. Two paths naming
 /// the same object (`/me`, `/users/{id}`, `/users/{UPN}`) give the same key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PhotoKey {
+    /// The tenant the object belongs to.
     pub tenant: TenantId,
+    /// The object that owns the photo.
     pub owner: PhotoOwner,
 }
 
@@ -52,28 +59,35 @@ impl fmt::Display for PhotoKey {
 )]
 #[serde(rename_all = "camelCase")]
 pub enum AccountKind {
+    /// A work or school account (Entra ID).
     #[default]
     WorkOrSchool,
+    /// A personal Microsoft account (spec B6).
     Personal,
 }
 
 /// A target found in the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryEntry {
+    /// Where the photo of this object is stored.
     pub key: PhotoKey,
     /// The account kind of the user the photo belongs to (the owner, for a contact).
     pub account: AccountKind,
 }
 
+/// Why the directory could not resolve a target.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
     /// No user with this id or UPN in the tenant. Carries the id as the request gave it.
     #[error("user '{0}' not found")]
     UserNotFound(String),
+    /// No group with this id in the tenant.
     #[error("group '{0}' not found")]
     GroupNotFound(String),
+    /// No such contact folder for this user.
     #[error("contact folder '{0}' not found")]
     ContactFolderNotFound(String),
+    /// No such contact for this user.
     #[error("contact '{0}' not found")]
     ContactNotFound(String),
     /// The directory cannot answer now; the caller may retry.
@@ -116,23 +130,32 @@ pub trait Directory: Send + Sync {
 /// A photo to store: already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPhoto {
+    /// The image as uploaded.
     pub bytes: Bytes,
+    /// Its format, from validation.
     pub format: ImageFormat,
     /// Width and height as displayed (after EXIF orientation).
     pub width: u32,
+    /// Its displayed height, in pixels.
     pub height: u32,
 }
 
 /// A stored photo, as uploaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPhoto {
+    /// The image as uploaded.
     pub bytes: Bytes,
+    /// Its format.
     pub format: ImageFormat,
+    /// Its displayed width, in pixels.
     pub width: u32,
+    /// Its displayed height, in pixels.
     pub height: u32,
+    /// The tag of these bytes.
     pub etag: ETag,
 }
 
+/// Why a photo store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// `delete` of a key with no photo, without a precondition.
@@ -189,7 +212,8 @@ pub trait RenditionCache: Send + Sync {
 }
 
 /// Runs the CPU-bound rendering. An async server runs it off its I/O threads; embedding code
-/// without a runtime can use [`InlineRenderer`].
+/// without a runtime can use `photo_render::InlineRenderer`. The production adapters live in the
+/// `photo-render` crate.
 ///
 /// The caller may drop the future of [`Renderer::render`] at any point (every client waiting for
 /// the sizes went away). The renderer MUST NOT need that future to be polled again to make
@@ -203,18 +227,6 @@ pub trait RenditionCache: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Renderer: Send + Sync {
+    /// Renders every available size of `original`.
     async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError>;
-}
-
-/// Renders on the calling thread, within one poll of its future: dropping the future either
-/// never starts the work or comes after it ended, so it meets the [`Renderer`] contract without
-/// a runtime. Nothing bounds concurrent renders but the caller's own threads.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct InlineRenderer;
-
-#[async_trait]
-impl Renderer for InlineRenderer {
-    async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError> {
-        crate::renditions::render_all(&original)
-    }
 }

@@ -8,7 +8,9 @@ pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// Directory role template ids that may write another user's photo (spec D4).
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+/// Role template id of the User Administrator directory role.
 pub const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+/// Role template id of the People Administrator directory role.
 pub const PEOPLE_ADMINISTRATOR: &str = "024906de-61e5-49c8-8572-40335f1e0e10";
 
 /// A tenant id. Entra tenant ids are GUIDs, compared case-insensitively, so the value is
@@ -17,10 +19,12 @@ pub const PEOPLE_ADMINISTRATOR: &str = "024906de-61e5-49c8-8572-40335f1e0e10";
 pub struct TenantId(String);
 
 impl TenantId {
+    /// A tenant id from any spelling of it (kept lower-cased).
     pub fn new(id: impl AsRef<str>) -> Self {
         Self(id.as_ref().trim().to_ascii_lowercase())
     }
 
+    /// The lower-cased id.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -43,17 +47,29 @@ impl fmt::Display for TenantId {
 /// as [`Scope::Other`] rather than rejected: tokens carry many permissions unrelated to photos.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
+    /// `User.Read`.
     UserRead,
+    /// `User.ReadWrite`.
     UserReadWrite,
+    /// `User.ReadBasic.All`.
     UserReadBasicAll,
+    /// `User.Read.All`.
     UserReadAll,
+    /// `User.ReadWrite.All`.
     UserReadWriteAll,
+    /// `ProfilePhoto.Read.All`.
     ProfilePhotoReadAll,
+    /// `ProfilePhoto.ReadWrite.All`.
     ProfilePhotoReadWriteAll,
+    /// `Group.Read.All`.
     GroupReadAll,
+    /// `Group.ReadWrite.All`.
     GroupReadWriteAll,
+    /// `Contacts.Read`.
     ContactsRead,
+    /// `Contacts.ReadWrite`.
     ContactsReadWrite,
+    /// Any other permission, as written in the token.
     Other(String),
 }
 
@@ -124,31 +140,40 @@ impl fmt::Display for Scope {
 /// A user acting through an app (a token with `scp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DelegatedPrincipal {
+    /// The tenant the user signed in to.
     pub tenant: TenantId,
     /// The signed-in user's object id (`oid`).
     pub user_id: String,
+    /// The delegated permissions (`scp`).
     pub scopes: Vec<Scope>,
     /// Directory role template ids (`wids`).
     pub directory_roles: Vec<String>,
+    /// The client application, when the token names it.
     pub app_id: Option<String>,
 }
 
 /// An app acting as itself (a token without `scp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationPrincipal {
+    /// The tenant the application acts in.
     pub tenant: TenantId,
+    /// The application (client) id.
     pub app_id: String,
+    /// The application permissions (`roles`).
     pub roles: Vec<Scope>,
 }
 
 /// The identity of a validated token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
+    /// A user signed in through an application.
     Delegated(DelegatedPrincipal),
+    /// An application acting as itself.
     Application(ApplicationPrincipal),
 }
 
 impl Principal {
+    /// The tenant the caller acts in.
     pub fn tenant(&self) -> &TenantId {
         match self {
             Principal::Delegated(d) => &d.tenant,
@@ -172,6 +197,7 @@ impl Principal {
         }
     }
 
+    /// Whether the signed-in user holds the directory role with this template id (`wids`).
     pub fn has_directory_role(&self, role_template_id: &str) -> bool {
         match self {
             Principal::Delegated(d) => d

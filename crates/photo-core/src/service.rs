@@ -25,26 +25,34 @@ use crate::validation;
 /// A read answered with `304`: the client's copy is current.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Freshness<T> {
+    /// The representation, to be sent.
     Modified(T),
+    /// The client's copy is current: answer `304` with this tag.
     NotModified(ETag),
 }
 
 /// The original photo and where it lives.
 #[derive(Debug, Clone)]
 pub struct PhotoView {
+    /// The owner of the photo.
     pub entry: DirectoryEntry,
+    /// The stored original.
     pub photo: StoredPhoto,
 }
 
 /// One available size, as listed by `/photos`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SizeInfo {
+    /// Width and height of the size, in pixels.
     pub side: u32,
+    /// The size's own tag.
     pub etag: ETag,
 }
 
+/// The sizes available for a photo (`GET .../photos`).
 #[derive(Debug, Clone)]
 pub struct SizesView {
+    /// The owner of the photo.
     pub entry: DirectoryEntry,
     /// Ascending; empty when there is no photo.
     pub sizes: Vec<SizeInfo>,
@@ -53,8 +61,11 @@ pub struct SizesView {
 /// One rendered size.
 #[derive(Debug, Clone)]
 pub struct SizeView {
+    /// The owner of the photo.
     pub entry: DirectoryEntry,
+    /// The size's own tag.
     pub etag: ETag,
+    /// The encoded size.
     pub rendition: Rendition,
 }
 
@@ -67,6 +78,7 @@ pub struct PendingUpdate {
 }
 
 impl PendingUpdate {
+    /// The owner of the photo, whatever the freshness.
     pub fn entry(&self) -> &DirectoryEntry {
         &self.entry
     }
@@ -179,6 +191,7 @@ impl From<StoreError> for PhotoError {
 }
 
 impl PhotoService {
+    /// A service over these ports.
     pub fn new(
         directory: Arc<dyn Directory>,
         store: Arc<dyn PhotoStore>,
@@ -569,6 +582,42 @@ mod tests {
         Bytes::from(out.into_inner())
     }
 
+    /// A stand-in for the rendering pipeline (which lives in `photo-render`): every available
+    /// size, a plain resize of the whole image to a JPEG square. The service only needs sizes
+    /// and colours that come from the original.
+    fn simple_render(original: &[u8]) -> Result<RenditionSet, RenderError> {
+        let image =
+            image::load_from_memory(original).map_err(|e| RenderError::Decode(e.to_string()))?;
+        let renditions = renditions::available_sizes(image.width(), image.height())
+            .into_iter()
+            .map(|side| {
+                let square = image
+                    .resize_exact(side, side, image::imageops::FilterType::Triangle)
+                    .into_rgb8();
+                let mut out = std::io::Cursor::new(Vec::new());
+                square
+                    .write_to(&mut out, image::ImageFormat::Jpeg)
+                    .map_err(|e| RenderError::Encode(e.to_string()))?;
+                Ok(Rendition {
+                    side,
+                    format: RenditionFormat::Jpeg,
+                    bytes: Bytes::from(out.into_inner()),
+                })
+            })
+            .collect::<Result<_, RenderError>>()?;
+        Ok(RenditionSet { renditions })
+    }
+
+    /// Renders with [`simple_render`] within one poll, as `photo_render::InlineRenderer` does.
+    struct SimpleRenderer;
+
+    #[async_trait]
+    impl Renderer for SimpleRenderer {
+        async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError> {
+            simple_render(&original)
+        }
+    }
+
     /// A directory where `/me` and the caller's id resolve and nothing else exists.
     fn directory_with_me() -> MockDirectory {
         let mut dir = MockDirectory::new();
@@ -599,7 +648,7 @@ mod tests {
             Arc::new(dir),
             Arc::new(store),
             Arc::new(quiet_cache()),
-            Arc::new(crate::ports::InlineRenderer),
+            Arc::new(SimpleRenderer),
         )
     }
 
@@ -769,7 +818,7 @@ mod tests {
                 block_on(svc.update(&p, ApiVersion::V1, &Target::Me, None, body)).unwrap_err();
             assert!(matches!(err, PhotoError::InvalidImage(_)), "{err:?}");
         }
-        let huge = Bytes::from(vec![0u8; crate::validation::MAX_PHOTO_BYTES + 1]);
+        let huge = Bytes::from(vec![0u8; crate::limits::MAX_PHOTO_BYTES + 1]);
         let err = block_on(svc.update(&p, ApiVersion::V1, &Target::Me, None, huge)).unwrap_err();
         assert!(matches!(err, PhotoError::TooLarge { .. }), "{err:?}");
     }
@@ -838,7 +887,7 @@ mod tests {
         async fn render(&self, original: Bytes) -> Result<RenditionSet, RenderError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            crate::renditions::render_all(&original)
+            simple_render(&original)
         }
     }
 
@@ -984,7 +1033,7 @@ mod tests {
                 gate.await?;
             }
             unfinished.1 = true;
-            crate::renditions::render_all(&original)
+            simple_render(&original)
         }
     }
 

@@ -11,11 +11,14 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 /// `/v1.0` or `/beta` (spec A2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApiVersion {
+    /// `/v1.0`.
     V1,
+    /// `/beta`.
     Beta,
 }
 
 impl ApiVersion {
+    /// The path segment: `v1.0` or `beta`.
     pub fn segment(self) -> &'static str {
         match self {
             ApiVersion::V1 => "v1.0",
@@ -33,7 +36,9 @@ impl fmt::Display for ApiVersion {
 /// The user who owns a contact: the signed-in user, or a user named by id or UPN.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Owner {
+    /// `/me`: the signed-in user.
     Me,
+    /// `/users/{id | userPrincipalName}`.
     User(String),
 }
 
@@ -48,13 +53,17 @@ pub enum Target {
     Group(String),
     /// `/{owner}/contacts/{id}` or `/{owner}/contactfolders/{folder}/contacts/{id}`
     Contact {
+        /// The user whose contacts these are.
         owner: Owner,
+        /// The contact folder, when the path names one.
         folder: Option<String>,
+        /// The contact's id.
         id: String,
     },
 }
 
 impl Target {
+    /// Whether this is a contact's photo.
     pub fn is_contact(&self) -> bool {
         matches!(self, Target::Contact { .. })
     }
@@ -114,6 +123,7 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// The path below the version, percent-encoded: the inverse of parsing.
     pub fn path(&self) -> String {
         match self {
             Resource::Photo => "photo".to_owned(),
@@ -128,8 +138,11 @@ impl Resource {
 /// A parsed request path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Route {
+    /// The API version of the path.
     pub version: ApiVersion,
+    /// Whose photo.
     pub target: Target,
+    /// Which photo resource.
     pub resource: Resource,
 }
 
@@ -139,11 +152,19 @@ pub enum Operation {
     /// `PUT`/`PATCH .../photo/$value`
     Update,
     /// `GET .../photo` (`value: false`) or `.../photo/$value` (`value: true`)
-    GetPhoto { value: bool },
+    GetPhoto {
+        /// Whether the bytes (`$value`) rather than the metadata are asked for.
+        value: bool,
+    },
     /// `GET .../photos`
     ListSizes,
     /// `GET .../photos/{size}` or `.../photos/{size}/$value`
-    GetSize { size: String, value: bool },
+    GetSize {
+        /// The size id as the path gave it (`48x48`).
+        size: String,
+        /// Whether the bytes (`$value`) rather than the metadata are asked for.
+        value: bool,
+    },
     /// `DELETE .../photo` or `.../photo/$value`
     Delete,
 }
@@ -163,11 +184,18 @@ pub enum RouteError {
     UnknownSegment(String),
     /// 400 `BadRequest`: a segment Graph knows but not on this kind of target (spec A4).
     #[error("Unsupported segment type '{segment}': {reason}")]
-    UnsupportedSegment { segment: String, reason: String },
+    UnsupportedSegment {
+        /// The segment as the path gave it.
+        segment: String,
+        /// Why it does not apply here.
+        reason: String,
+    },
     /// 405 `MethodNotAllowed`, with the methods that are allowed on this path.
     #[error("The HTTP method '{method}' is not allowed on this resource. Allowed: {}.", allow.join(", "))]
     MethodNotAllowed {
+        /// The method as the request gave it.
         method: String,
+        /// The methods this path allows (`Allow`).
         allow: Vec<&'static str>,
     },
 }

@@ -54,13 +54,13 @@ use bytes::Bytes;
 use futures::executor::block_on;
 
 use crate::etag::{ETag, Precondition};
+use crate::format::ImageFormat;
 use crate::ports::{
     Directory, DirectoryEntry, DirectoryError, NewPhoto, PhotoKey, PhotoOwner, PhotoStore,
     StoreError, StoredPhoto,
 };
 use crate::principal::TenantId;
 use crate::target::{Owner, Target};
-use crate::validation::ImageFormat;
 
 /// How many writers race on one key in the concurrency checks.
 const WRITERS: usize = 16;

@@ -54,7 +54,7 @@ pub enum FitError {
 /// cure), and why.
 pub fn needs_fit(bytes: &[u8]) -> Option<String> {
     match validate(bytes) {
-        Err(e @ (InvalidImage::TooLarge { .. } | InvalidImage::BadDimensions { .. })) => {
+        Err(e @ (InvalidImage::TooLarge(_) | InvalidImage::BadDimensions { .. })) => {
             Some(e.to_string())
         }
         Err(e @ InvalidImage::UnsupportedFormat { .. }) => Some(e.to_string()),
@@ -220,7 +220,9 @@ mod tests {
         let pixels = RgbImage::from_raw(w, h, noise((w * h * 3) as usize)).unwrap();
         let big = png(&DynamicImage::ImageRgb8(pixels));
         assert!(big.len() > MAX_PHOTO_BYTES, "{} bytes", big.len());
-        assert!(needs_fit(&big).unwrap().contains("more than the limit"));
+        assert!(needs_fit(&big)
+            .unwrap()
+            .contains("exceeds the maximum photo size"));
 
         let Fitted::Reencoded {
             bytes,

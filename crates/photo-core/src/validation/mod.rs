@@ -23,7 +23,7 @@
 //! coding and counts what comes out — JPEG: Huffman decoding without dequantisation or IDCT
 //! ([`jpeg`]); PNG: inflating without unfiltering ([`png`]); GIF: LZW decoding without colour
 //! mapping ([`gif`]); BMP: walking the RLE runs ([`bmp`]). It is at least as strict as the
-//! decoders [`crate::renditions::render_all`] uses, so that whatever is accepted can be rendered
+//! decoders the renderer (`photo-render`'s `render_all`) uses, so that whatever is accepted can be rendered
 //! (a test and the fuzz targets hold this invariant). Measured costs: docs/PERFORMANCE.md.
 
 mod bmp;
@@ -39,82 +39,19 @@ use image::{ImageDecoder, ImageError, ImageReader, Limits};
 
 use describe::describe_unsupported;
 
-/// The largest accepted body, in bytes (spec B4: 4 MiB).
-pub const MAX_PHOTO_BYTES: usize = 4 * 1024 * 1024;
-/// The largest accepted width or height, in pixels (spec B5).
-pub const MAX_SIDE: u32 = 10_000;
-/// The largest accepted pixel count, width × height (spec B5: 40 megapixels).
-pub const MAX_PIXELS: u64 = 40_000_000;
+// Re-exported where they were first defined, for callers that name them through validation.
+use crate::limits::{check_photo_size, TooLarge};
+pub use crate::limits::{MAX_PHOTO_BYTES, MAX_PIXELS, MAX_SIDE};
 
 /// What a decoder may allocate while reading a header (ICC profiles, text chunks, ...).
 const HEADER_ALLOC_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// The image formats Graph accepts for a profile photo (spec B3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum ImageFormat {
-    Jpeg,
-    Png,
-    Gif,
-    Bmp,
-}
-
-const JPEG_MAGIC: &[u8] = &[0xFF, 0xD8, 0xFF];
-const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
-const GIF87_MAGIC: &[u8] = b"GIF87a";
-const GIF89_MAGIC: &[u8] = b"GIF89a";
-const BMP_MAGIC: &[u8] = b"BM";
-/// DIB header sizes a BMP may carry (core, OS/2 2.x short, INFO, V2, V3, OS/2 2.x, V4, V5).
-const BMP_DIB_SIZES: &[u32] = &[12, 16, 40, 52, 56, 64, 108, 124];
+pub use crate::format::ImageFormat;
+use crate::format::{BMP_DIB_SIZES, PNG_MAGIC};
+#[cfg(test)]
+use crate::format::{GIF87_MAGIC, GIF89_MAGIC, JPEG_MAGIC};
 
 impl ImageFormat {
-    /// The media type, e.g. `image/jpeg`.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Jpeg => "image/jpeg",
-            Self::Png => "image/png",
-            Self::Gif => "image/gif",
-            Self::Bmp => "image/bmp",
-        }
-    }
-
-    /// The format of a media type: the inverse of [`content_type`](Self::content_type),
-    /// case-insensitive, ignoring parameters (`image/PNG; q=1`). Common aliases (`image/jpg`,
-    /// `image/pjpeg`, `image/x-bmp`, `image/x-ms-bmp`) are recognised too.
-    pub fn from_content_type(s: &str) -> Option<Self> {
-        let essence = s.split(';').next().unwrap_or_default().trim();
-        let is = |name: &str| essence.eq_ignore_ascii_case(name);
-        if is("image/jpeg") || is("image/jpg") || is("image/pjpeg") {
-            Some(Self::Jpeg)
-        } else if is("image/png") {
-            Some(Self::Png)
-        } else if is("image/gif") {
-            Some(Self::Gif)
-        } else if is("image/bmp") || is("image/x-bmp") || is("image/x-ms-bmp") {
-            Some(Self::Bmp)
-        } else {
-            None
-        }
-    }
-
-    /// The format whose signature (magic bytes) `bytes` starts with. A body shorter than a
-    /// signature that is a prefix of it (at least 2 bytes; 3 for GIF) also counts, so that a
-    /// cut-short upload is reported as an incomplete image rather than an unknown format.
-    pub fn sniff(bytes: &[u8]) -> Option<Self> {
-        if starts_with_magic(bytes, JPEG_MAGIC, 2) {
-            Some(Self::Jpeg)
-        } else if starts_with_magic(bytes, PNG_MAGIC, 2) {
-            Some(Self::Png)
-        } else if starts_with_magic(bytes, GIF87_MAGIC, 3)
-            || starts_with_magic(bytes, GIF89_MAGIC, 3)
-        {
-            Some(Self::Gif)
-        } else if bytes.starts_with(BMP_MAGIC) && plausible_bmp_dib_size(bytes) {
-            Some(Self::Bmp)
-        } else {
-            None
-        }
-    }
-
     /// The human name used in messages.
     fn name(self) -> &'static str {
         match self {
@@ -124,7 +61,6 @@ impl ImageFormat {
             Self::Bmp => "BMP",
         }
     }
-
     fn to_image_format(self) -> image::ImageFormat {
         match self {
             Self::Jpeg => image::ImageFormat::Jpeg,
@@ -135,26 +71,15 @@ impl ImageFormat {
     }
 }
 
-fn starts_with_magic(bytes: &[u8], magic: &[u8], min_prefix: usize) -> bool {
-    bytes.starts_with(magic)
-        || (bytes.len() >= min_prefix && bytes.len() < magic.len() && magic.starts_with(bytes))
-}
-
-/// "BM" alone is weak (text can start with it): also require a known DIB header size, when the
-/// body is long enough to have one.
-fn plausible_bmp_dib_size(bytes: &[u8]) -> bool {
-    match le32(bytes, 14) {
-        Some(size) => BMP_DIB_SIZES.contains(&size),
-        None => true,
-    }
-}
-
 /// A valid photo: its format and its size as displayed (after the EXIF orientation is applied,
 /// so orientations 5-8 swap width and height).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageInfo {
+    /// The sniffed format.
     pub format: ImageFormat,
+    /// Width as displayed, in pixels.
     pub width: u32,
+    /// Height as displayed, in pixels.
     pub height: u32,
 }
 
@@ -162,24 +87,45 @@ pub struct ImageInfo {
 /// (`400 ErrorInvalidImage`; `413` for [`TooLarge`](Self::TooLarge)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidImage {
+    /// No body at all.
     #[error("The request body is empty.")]
     Empty,
-    #[error(
-        "The photo is {} bytes, more than the limit of {}.",
-        group_digits(*size as u64),
-        describe_limit(*limit)
-    )]
-    TooLarge { size: usize, limit: usize },
+    /// Over [`MAX_PHOTO_BYTES`]: `413`, not `400`.
+    #[error(transparent)]
+    TooLarge(TooLarge),
+    /// Not JPEG, PNG, GIF or BMP (spec B3).
     #[error(
         "The image format is not supported: found {found}; only JPEG, PNG, GIF and BMP images are accepted."
     )]
-    UnsupportedFormat { found: String },
+    UnsupportedFormat {
+        /// What the body looks like instead.
+        found: String,
+    },
+    /// The container ends early: an interrupted upload.
     #[error("The {} image is incomplete: {}.", format.name(), sentence_part(reason))]
-    Truncated { format: ImageFormat, reason: String },
+    Truncated {
+        /// The sniffed format.
+        format: ImageFormat,
+        /// What is missing.
+        reason: String,
+    },
+    /// The header or container is not well-formed.
     #[error("The {} image is malformed: {}.", format.name(), sentence_part(reason))]
-    Malformed { format: ImageFormat, reason: String },
+    Malformed {
+        /// The sniffed format.
+        format: ImageFormat,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The compressed pixel data does not decode.
     #[error("The {} image is corrupt: {}.", format.name(), sentence_part(reason))]
-    Corrupt { format: ImageFormat, reason: String },
+    Corrupt {
+        /// The sniffed format.
+        format: ImageFormat,
+        /// What the integrity pass met.
+        reason: String,
+    },
+    /// Zero, or over [`MAX_SIDE`] a side or [`MAX_PIXELS`] in all (spec B5).
     #[error(
         "The image is {} x {} pixels, which is not allowed: {}.",
         group_digits(*width),
@@ -187,8 +133,11 @@ pub enum InvalidImage {
         sentence_part(reason)
     )]
     BadDimensions {
+        /// Width as stored, in pixels.
         width: u64,
+        /// Height as stored, in pixels.
         height: u64,
+        /// Which limit it breaks.
         reason: String,
     },
 }
@@ -198,12 +147,8 @@ pub fn validate(bytes: &[u8]) -> Result<ImageInfo, InvalidImage> {
     if bytes.is_empty() {
         return Err(InvalidImage::Empty);
     }
-    if bytes.len() > MAX_PHOTO_BYTES {
-        return Err(InvalidImage::TooLarge {
-            size: bytes.len(),
-            limit: MAX_PHOTO_BYTES,
-        });
-    }
+    check_photo_size(u64::try_from(bytes.len()).unwrap_or(u64::MAX))
+        .map_err(InvalidImage::TooLarge)?;
     let format = ImageFormat::sniff(bytes).ok_or_else(|| InvalidImage::UnsupportedFormat {
         found: describe_unsupported(bytes),
     })?;
@@ -248,15 +193,6 @@ fn group_digits(n: u64) -> String {
         .collect();
     groups.reverse();
     groups.join(",")
-}
-
-fn describe_limit(limit: usize) -> String {
-    const MIB: usize = 1024 * 1024;
-    if limit >= MIB && limit / MIB * MIB == limit {
-        format!("{} bytes ({} MiB)", group_digits(limit as u64), limit / MIB)
-    } else {
-        format!("{} bytes", group_digits(limit as u64))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -680,14 +616,15 @@ mod tests {
         let error = validate(&bytes).expect_err("too large");
         assert_eq!(
             error,
-            InvalidImage::TooLarge {
-                size: MAX_PHOTO_BYTES + 1,
-                limit: MAX_PHOTO_BYTES
-            }
+            InvalidImage::TooLarge(TooLarge {
+                size: Some(MAX_PHOTO_BYTES as u64 + 1)
+            })
         );
+        // The same error, and so the same message, as a too-large Content-Length.
         assert_eq!(
             error.to_string(),
-            "The photo is 4,194,305 bytes, more than the limit of 4,194,304 bytes (4 MiB)."
+            "The request body exceeds the maximum photo size of 4194304 bytes (4 MB); \
+             it is at least 4194305 bytes."
         );
         // Exactly at the limit is not too large (the zero padding lies after IEND, where bytes
         // are allowed).
@@ -1073,32 +1010,6 @@ mod tests {
         assert!(text.contains("invalid minimal code size"), "{text}");
     }
 
-    /// Found by the `validate` fuzz target: a frame whose LZW data holds an invalid code after
-    /// its last pixel, which the `gif` crate (and so the renderer) still reads.
-    const FUZZ_GIF_1: &[u8] = &[
-        71, 73, 70, 56, 57, 97, 251, 0, 255, 0, 128, 33, 249, 4, 4, 0, 0, 83, 0, 44, 0, 0, 0, 0,
-        12, 0, 10, 0, 0, 4, 53, 16, 200, 9, 130, 189, 65, 232, 45, 134, 255, 3, 33, 142, 68, 105,
-        158, 133, 161, 174, 198, 225, 190, 7, 34, 207, 72, 34, 159, 15, 202, 36, 16, 1, 0, 33, 249,
-        4, 132, 0, 0, 0, 95, 0, 0, 246, 255, 255, 255, 255, 245, 255, 255, 4, 53, 48, 200, 25, 132,
-        189, 98, 232, 61, 136, 255, 68, 33, 142, 133, 97, 158, 198, 161, 174, 7, 218, 190, 255,
-        255, 254, 247, 3, 0, 202, 162, 239, 11, 227, 255, 140, 134, 142, 24, 112, 216, 112, 143,
-        135, 114, 57, 97, 251, 0, 255, 0, 128, 33, 249, 4, 4, 0, 0, 83, 0, 44, 0, 0, 0, 0, 12, 0,
-        10, 0, 0, 4, 53, 16, 200, 9, 130, 189, 65, 232, 45, 134, 255, 3, 33, 142, 68, 105, 158,
-        133, 161, 174, 198, 225, 190, 7, 34, 207, 72, 34, 159, 15, 202, 36, 16, 1, 0, 33, 249, 4,
-        132, 0, 0, 0, 95, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 4, 53, 48, 200, 25, 132, 189, 98, 232, 61,
-        136, 255, 68, 33, 142, 133, 97, 158, 198, 161, 174, 7, 218, 190, 255, 255, 254, 247, 3, 0,
-        202, 162, 239, 11, 227, 255, 140, 134, 142, 24, 112, 216, 112, 143, 135, 114, 249, 50, 50,
-        50, 50, 50, 68, 16, 1, 0, 59,
-    ];
-
-    #[test]
-    fn fuzz_found_gif_accepted_only_if_it_renders() {
-        if validate(FUZZ_GIF_1).is_ok() {
-            let rendered = crate::renditions::render_all(FUZZ_GIF_1);
-            assert!(rendered.is_ok(), "accepted but {rendered:?}");
-        }
-    }
-
     /// A 4x2 RLE bitmap (RLE8, or RLE4 when `rle4`) of 16 grey levels holding `rle`.
     fn rle_bmp(rle4: bool, rle: &[u8]) -> Vec<u8> {
         let offset = 14 + 40 + 16 * 4;
@@ -1347,53 +1258,8 @@ mod tests {
         ProptestConfig::default()
     }
 
-    /// Corrupts `bytes`: each flip sets a byte past the signature; for a PNG the chunk CRCs are
-    /// then recomputed, so that the damage reaches the image data check instead of stopping at
-    /// a bad CRC.
-    fn corrupt_image(format: ImageFormat, bytes: &mut [u8], flips: &[(usize, u8)]) {
-        let len = bytes.len();
-        for &(at, value) in flips {
-            bytes[8.min(len - 1) + at % (len - 8.min(len - 1))] = value;
-        }
-        if format == ImageFormat::Png {
-            let mut pos = 8;
-            while pos + 12 <= len {
-                let chunk_len =
-                    u32::from_be_bytes(bytes[pos..pos + 4].try_into().expect("4")) as usize;
-                let Some(end) = (pos + 8).checked_add(chunk_len).filter(|&e| e + 4 <= len) else {
-                    break;
-                };
-                let crc = crc32(&[&bytes[pos + 4..end]]);
-                bytes[end..end + 4].copy_from_slice(&crc.to_be_bytes());
-                pos = end + 4;
-            }
-        }
-    }
-
     proptest! {
         #![proptest_config(config())]
-
-        /// The invariant the integrity pass exists for: whatever is accepted can be rendered.
-        #[test]
-        fn accepted_images_render(
-            format in format_strategy(),
-            width in 48u32..96,
-            height in 48u32..96,
-            alpha in any::<bool>(),
-            progressive in any::<bool>(),
-            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
-        ) {
-            let mut bytes = if format == ImageFormat::Jpeg && progressive {
-                progressive_jpeg(width as u16, height as u16)
-            } else {
-                encode(format, width, height, alpha)
-            };
-            corrupt_image(format, &mut bytes, &flips);
-            if validate(&bytes).is_ok() {
-                let rendered = crate::renditions::render_all(&bytes);
-                prop_assert!(rendered.is_ok(), "{:?} {}x{} flips {:?}: accepted but {:?}", format, width, height, flips, rendered.err());
-            }
-        }
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
@@ -1471,7 +1337,7 @@ mod tests {
             bytes[..magic.len()].copy_from_slice(magic);
             prop_assert_eq!(
                 validate(&bytes),
-                Err(InvalidImage::TooLarge { size: MAX_PHOTO_BYTES + extra, limit: MAX_PHOTO_BYTES })
+                Err(InvalidImage::TooLarge(TooLarge { size: Some((MAX_PHOTO_BYTES + extra) as u64) }))
             );
         }
     }

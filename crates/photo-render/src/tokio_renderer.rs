@@ -6,8 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use photo_core::ports::Renderer;
-use photo_core::renditions::{render_all, render_cost, RenderError, RenditionSet};
+use photo_core::renditions::{RenderError, RenditionSet};
 use tokio::sync::Semaphore;
+
+use crate::pipeline::{render_all, render_cost};
 
 /// Render memory when none is configured: two 40 MP RGBA originals at once (160 MB of pixels,
 /// 170 MiB with the codecs' buffers, each), or one progressive 40 MP JPEG (about 450 MB) alone.

@@ -1,8 +1,8 @@
-//! Benchmark of [`photo_core::renditions::render_all`] on a 3000x3000 photo-like JPEG of about
+//! Benchmark of [`photo_render::render_all`] on a 3000x3000 photo-like JPEG of about
 //! 4 MB, all nine sizes. `cargo xtask bench` runs it and then the libvips baseline on the same
 //! input; see `docs/PERFORMANCE.md`.
 //!
-//! `cargo bench -p photo-core --bench renditions`:
+//! `cargo bench -p photo-render --bench renditions`:
 //! 1. generates the input deterministically (smooth gradients, soft shapes, a textured band and
 //!    sensor-like noise, baseline JPEG, 4:2:0, quality 93) and writes it to
 //!    `<bench dir>/input-3000.jpg`;
@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use image::GenericImageView;
-use photo_core::renditions::{render_all, RenditionFormat, PHOTO_SIZES};
+use photo_core::renditions::{RenditionFormat, PHOTO_SIZES};
+use photo_render::render_all;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -29,7 +30,7 @@ const SIDE: u32 = 3000;
 /// Its JPEG quality: what a phone or camera writes at its "fine" setting.
 const INPUT_QUALITY: u8 = 93;
 /// The input must stay under the upload limit (4 MiB) ...
-const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
+const MAX_INPUT_BYTES: usize = photo_core::limits::MAX_PHOTO_BYTES;
 /// ... and be at least this large, to stand for a real 9-megapixel photo.
 const MIN_INPUT_BYTES: usize = 3_500_000;
 /// Untimed runs before the timed ones.
@@ -77,7 +78,7 @@ fn main() -> Result<()> {
     let (median, min) = (median_ms(&samples), min_ms(&samples));
     let decode_median = median_ms(&decode);
     let report = serde_json::json!({
-        "tool": "photo_core::renditions::render_all",
+        "tool": "photo_render::render_all",
         "input": {
             "path": input_path.display().to_string(),
             "bytes": input.len(),
