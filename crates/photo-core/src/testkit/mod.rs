@@ -1,5 +1,5 @@
 //! The port contract test kit: checks that an adapter honours the contracts documented on
-//! [`PhotoStore`] and [`Directory`] (and spec B7, C8, D3, D7, E1).
+//! [`PhotoStore`](crate::ports::PhotoStore) and [`Directory`](crate::ports::Directory) (and spec B7, C8, D3, D7, E1).
 //!
 //! Every check panics with a message that starts with `PhotoStore contract violated:` or
 //! `Directory contract violated:` and names the broken contract, so a failing adapter test
