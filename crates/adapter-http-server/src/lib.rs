@@ -24,7 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-pub use auth::Authenticator;
+pub use auth::{Authenticate, Authenticator};
 pub use error::{ApiError, GraphError};
 pub use photo_render::{TokioRenderer, DEFAULT_RENDER_MEMORY};
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
@@ -34,7 +34,8 @@ pub use transport::{serve, Limits};
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<PhotoService>,
-    pub auth: Arc<Authenticator>,
+    /// Who the caller is ([`Authenticator`] for JWTs, or a host's own [`Authenticate`]).
+    pub auth: Arc<dyn Authenticate>,
     /// The public root (`https://photos.example.com`) used in `@odata.context`; when `None`,
     /// the request's `Host` over plain http.
     pub public_base_url: Option<String>,

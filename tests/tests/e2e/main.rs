@@ -14,6 +14,7 @@ mod binary;
 mod conformance_cli;
 mod official_sdks;
 mod server_errors;
+mod server_host_auth;
 mod server_hostile_clients;
 mod server_permissions;
 mod server_reads;

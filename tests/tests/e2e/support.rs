@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use adapter_http_server::auth::{AuthConfig, JwksSource};
+use adapter_http_server::auth::{AuthConfig, Authenticate, JwksSource};
 use adapter_http_server::{
     photo_service, router, AppState, Authenticator, UploadLimits, DEFAULT_RENDER_MEMORY,
 };
@@ -597,6 +597,25 @@ pub(crate) async fn router_with_limits(
         public_base_url: public_base_url.map(str::to_owned),
         uploads,
     })
+}
+
+/// The router over the test directory and a fresh store, with a host's own authentication in
+/// place of JWT validation.
+pub(crate) fn server_with_auth(auth: Arc<dyn Authenticate>) -> TestServer {
+    let store = Arc::new(MemPhotoStore::new());
+    let service = photo_service(
+        Arc::new(directory()),
+        Arc::clone(&store) as _,
+        Arc::new(MemRenditionCache::default()),
+        DEFAULT_RENDER_MEMORY,
+    );
+    let app = router(AppState {
+        service,
+        auth,
+        public_base_url: None,
+        uploads: UploadLimits::default(),
+    });
+    TestServer { app, store }
 }
 
 /// A response, body read.

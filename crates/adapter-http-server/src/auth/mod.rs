@@ -38,6 +38,27 @@ use std::time::Duration;
 
 pub use authenticator::Authenticator;
 
+use async_trait::async_trait;
+use photo_core::principal::Principal;
+
+/// Turns a request's `Authorization` header into the caller (spec D1, D2). The router holds one
+/// as `Arc<dyn Authenticate>`: [`Authenticator`] validates Entra-shaped JWTs; a host service with
+/// authentication of its own (a session, a gateway's header) implements it to hand the router
+/// its principals, and router tests use it to inject a caller.
+#[async_trait]
+pub trait Authenticate: Send + Sync {
+    /// The caller, from the raw `Authorization` header value if there is one. An error is
+    /// answered `401 InvalidAuthenticationToken` with its `Display` as the message.
+    async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError>;
+}
+
+#[async_trait]
+impl Authenticate for Authenticator {
+    async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        Authenticator::authenticate(self, authorization).await
+    }
+}
+
 /// The audiences Microsoft Graph accepts: its URI and its application id.
 pub const DEFAULT_AUDIENCES: [&str; 2] = [
     "https://graph.microsoft.com",
