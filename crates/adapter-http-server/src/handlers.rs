@@ -21,7 +21,7 @@ use photo_core::ports::{DirectoryEntry, PhotoOwner};
 use photo_core::principal::Principal;
 use photo_core::renditions::size_id;
 use photo_core::service::Freshness;
-use photo_core::target::{ApiVersion, Operation, Route};
+use photo_core::target::{ApiVersion, Operation, Representation, Route};
 use serde::Serialize;
 
 use tokio::sync::OwnedSemaphorePermit;
@@ -172,7 +172,7 @@ async fn respond(
                 .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        Operation::GetPhoto { value } => {
+        Operation::GetPhoto(representation) => {
             let view = match service
                 .get_photo(&principal, target, conditions.if_none_match.as_ref())
                 .await?
@@ -181,7 +181,7 @@ async fn respond(
                 Freshness::Modified(view) => view,
             };
             let photo = &view.photo;
-            if value {
+            if representation == Representation::Value {
                 return Ok(media(
                     photo.format.content_type(),
                     &photo.etag,
@@ -223,7 +223,10 @@ async fn respond(
             };
             Ok(json(&list, None))
         }
-        Operation::GetSize { size, value } => {
+        Operation::GetSize {
+            size,
+            representation,
+        } => {
             let view = match service
                 .get_size(&principal, target, &size, conditions.if_none_match.as_ref())
                 .await?
@@ -232,7 +235,7 @@ async fn respond(
                 Freshness::Modified(view) => view,
             };
             let rendition = &view.rendition;
-            if value {
+            if representation == Representation::Value {
                 return Ok(media(
                     rendition.format.content_type(),
                     &view.etag,

@@ -55,8 +55,8 @@ pub enum Denial {
     /// of them; empty when nothing can), `requires_role` whether a directory role
     /// ([`PHOTO_ADMIN_ROLES`]) is needed as well (spec D6).
     Forbidden {
-        /// Whether the caller's token is delegated (scopes) rather than an application's (roles).
-        delegated: bool,
+        /// The kind of token the caller holds.
+        token: TokenKind,
         /// The permissions of which any one would have allowed the call.
         permissions: Vec<Scope>,
         /// Whether a directory role is needed as well.
@@ -64,28 +64,57 @@ pub enum Denial {
     },
 }
 
+/// Who a token speaks for: a signed-in user (delegated, `scp`) or an application itself
+/// (`roles`); the permission tables differ (spec D2, D4, D5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// A user signed in to an application (delegated permissions).
+    Delegated,
+    /// An application acting as itself (application permissions).
+    Application,
+}
+
+impl TokenKind {
+    /// The kind of token `principal` came with.
+    pub fn of(principal: &Principal) -> Self {
+        match principal {
+            Principal::Delegated(_) => TokenKind::Delegated,
+            Principal::Application(_) => TokenKind::Application,
+        }
+    }
+
+    /// How the permission table and messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenKind::Delegated => "delegated",
+            TokenKind::Application => "application",
+        }
+    }
+}
+
 use Scope::*;
 
 /// The permissions of which any one allows `access` to `kind` (spec D4/D5 tables).
 /// `None` means the combination is impossible for that kind of token (application on me).
 pub fn permissions_for(
-    delegated: bool,
+    token: TokenKind,
     kind: TargetKind,
     access: Access,
 ) -> Option<&'static [Scope]> {
     use Access::*;
     use TargetKind::*;
+    use TokenKind::{Application as App, Delegated as User};
     const NONE: &[Scope] = &[];
-    Some(match (delegated, kind, access) {
-        (true, Me, Write) => &[UserReadWrite, UserReadWriteAll, ProfilePhotoReadWriteAll],
-        (true, OtherUser, Write) => &[UserReadWriteAll, ProfilePhotoReadWriteAll],
-        (false, OtherUser, Write) => &[UserReadWriteAll, ProfilePhotoReadWriteAll],
+    Some(match (token, kind, access) {
+        (User, Me, Write) => &[UserReadWrite, UserReadWriteAll, ProfilePhotoReadWriteAll],
+        (User, OtherUser, Write) => &[UserReadWriteAll, ProfilePhotoReadWriteAll],
+        (App, OtherUser, Write) => &[UserReadWriteAll, ProfilePhotoReadWriteAll],
         (_, Group, Write) => &[GroupReadWriteAll, ProfilePhotoReadWriteAll],
-        (true, ContactOfMe, Write) => &[ContactsReadWrite],
-        (true, ContactOfOtherUser, _) => NONE,
-        (false, ContactOfOtherUser, Write) => &[ContactsReadWrite],
+        (User, ContactOfMe, Write) => &[ContactsReadWrite],
+        (User, ContactOfOtherUser, _) => NONE,
+        (App, ContactOfOtherUser, Write) => &[ContactsReadWrite],
 
-        (true, Me, Read) => &[
+        (User, Me, Read) => &[
             UserRead,
             UserReadWrite,
             UserReadBasicAll,
@@ -94,14 +123,14 @@ pub fn permissions_for(
             ProfilePhotoReadAll,
             ProfilePhotoReadWriteAll,
         ],
-        (true, OtherUser, Read) => &[
+        (User, OtherUser, Read) => &[
             UserReadBasicAll,
             UserReadAll,
             UserReadWriteAll,
             ProfilePhotoReadAll,
             ProfilePhotoReadWriteAll,
         ],
-        (false, OtherUser, Read) => &[
+        (App, OtherUser, Read) => &[
             UserReadAll,
             UserReadWriteAll,
             ProfilePhotoReadAll,
@@ -113,20 +142,21 @@ pub fn permissions_for(
             ProfilePhotoReadAll,
             ProfilePhotoReadWriteAll,
         ],
-        (true, ContactOfMe, Read) => &[ContactsRead, ContactsReadWrite],
-        (false, ContactOfOtherUser, Read) => &[ContactsRead, ContactsReadWrite],
+        (User, ContactOfMe, Read) => &[ContactsRead, ContactsReadWrite],
+        (App, ContactOfOtherUser, Read) => &[ContactsRead, ContactsReadWrite],
 
-        (false, Me | ContactOfMe, _) => return None,
+        (App, Me | ContactOfMe, _) => return None,
     })
 }
 
 /// Decides whether `principal` may access a target of `kind` (spec D4-D6).
 pub fn authorize(principal: &Principal, kind: TargetKind, access: Access) -> Result<(), Denial> {
-    let delegated = matches!(principal, Principal::Delegated(_));
-    let Some(allowed) = permissions_for(delegated, kind, access) else {
+    let token = TokenKind::of(principal);
+    let Some(allowed) = permissions_for(token, kind, access) else {
         return Err(Denial::NoSignedInUser);
     };
-    let requires_role = delegated && kind == TargetKind::OtherUser && access == Access::Write;
+    let requires_role =
+        token == TokenKind::Delegated && kind == TargetKind::OtherUser && access == Access::Write;
     let has_permission = principal.permissions().iter().any(|p| allowed.contains(p));
     let has_role = !requires_role
         || PHOTO_ADMIN_ROLES
@@ -136,7 +166,7 @@ pub fn authorize(principal: &Principal, kind: TargetKind, access: Access) -> Res
         Ok(())
     } else {
         Err(Denial::Forbidden {
-            delegated,
+            token,
             permissions: allowed.to_vec(),
             requires_role,
         })
@@ -154,12 +184,12 @@ impl Denial {
                 "Contacts of another user are private to their owner: no delegated permission allows this; an application permission (Contacts.Read, Contacts.ReadWrite) does.".to_owned()
             }
             Denial::Forbidden {
-                delegated,
+                token,
                 permissions,
                 requires_role,
             } => {
                 let names: Vec<&str> = permissions.iter().map(Scope::name).collect();
-                let kind = if *delegated { "delegated" } else { "application" };
+                let kind = token.name();
                 let mut text = format!("Requires one of the {kind} permissions: {}", names.join(", "));
                 if *requires_role {
                     let roles: Vec<&str> = PHOTO_ADMIN_ROLES.iter().map(|(_, n)| *n).collect();

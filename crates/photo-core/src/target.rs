@@ -146,24 +146,30 @@ pub struct Route {
     pub resource: Resource,
 }
 
+/// Which representation of a photo or size a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Representation {
+    /// The JSON metadata (`.../photo`, `.../photos/{size}`).
+    Metadata,
+    /// The image bytes (`.../$value`).
+    Value,
+}
+
 /// What a request asks to do, once path and method are known.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Operation {
     /// `PUT`/`PATCH .../photo/$value`
     Update,
-    /// `GET .../photo` (`value: false`) or `.../photo/$value` (`value: true`)
-    GetPhoto {
-        /// Whether the bytes (`$value`) rather than the metadata are asked for.
-        value: bool,
-    },
+    /// `GET .../photo` (metadata) or `.../photo/$value` (the bytes)
+    GetPhoto(Representation),
     /// `GET .../photos`
     ListSizes,
     /// `GET .../photos/{size}` or `.../photos/{size}/$value`
     GetSize {
         /// The size id as the path gave it (`48x48`).
         size: String,
-        /// Whether the bytes (`$value`) rather than the metadata are asked for.
-        value: bool,
+        /// Metadata or bytes.
+        representation: Representation,
     },
     /// `DELETE .../photo` or `.../photo/$value`
     Delete,
@@ -401,16 +407,16 @@ impl Route {
         Ok(match (method.as_str(), &self.resource) {
             ("PUT" | "PATCH", _) => Operation::Update,
             ("DELETE", _) => Operation::Delete,
-            (_, Resource::Photo) => Operation::GetPhoto { value: false },
-            (_, Resource::PhotoValue) => Operation::GetPhoto { value: true },
+            (_, Resource::Photo) => Operation::GetPhoto(Representation::Metadata),
+            (_, Resource::PhotoValue) => Operation::GetPhoto(Representation::Value),
             (_, Resource::Photos) => Operation::ListSizes,
             (_, Resource::Size(size)) => Operation::GetSize {
                 size: size.clone(),
-                value: false,
+                representation: Representation::Metadata,
             },
             (_, Resource::SizeValue(size)) => Operation::GetSize {
                 size: size.clone(),
-                value: true,
+                representation: Representation::Value,
             },
         })
     }
@@ -570,7 +576,7 @@ mod tests {
             r.operation("GET").unwrap(),
             Operation::GetSize {
                 size: "48X48".into(),
-                value: true
+                representation: Representation::Value
             }
         );
         assert_eq!(
@@ -579,7 +585,7 @@ mod tests {
         );
         assert_eq!(
             parse("/v1.0/me/photo").unwrap().operation("GET").unwrap(),
-            Operation::GetPhoto { value: false }
+            Operation::GetPhoto(Representation::Metadata)
         );
     }
 
