@@ -142,120 +142,185 @@ async fn respond(
     // Routing is decided before authentication (spec A6, D7).
     let GraphRequest { route, operation } = request?;
     let principal = authenticate(state, headers).await?;
-    let conditions = Conditions::from_headers(headers);
-    let service = &state.service;
-    let target = &route.target;
+    let call = Call {
+        state,
+        scheme,
+        headers,
+        conditions: Conditions::from_headers(headers),
+        route,
+        principal,
+    };
     match operation {
-        Operation::Update => {
-            reject_declared_oversize(headers)?;
-            let pending = service
-                .begin_update(
-                    &principal,
-                    route.version,
-                    target,
-                    conditions.if_match.as_ref(),
-                )
-                .await?;
-            // Room in the upload budget before any byte is read: over the cap the body
-            // stays unread (in the kernel's buffers), bounded by the wait.
-            let reserve = body
-                .exact_len
-                .map_or(MAX_PHOTO_BYTES, |n| n.min(MAX_PHOTO_BYTES as u64) as usize);
-            let _permit = reserve_upload(&state.uploads, reserve).await?;
-            let bytes = read_body(body, &state.uploads).await?;
-            let stored = service.finish_update(pending, bytes).await?;
-            Ok(updated(&stored.etag))
-        }
-        Operation::Delete => {
-            service
-                .delete(&principal, target, conditions.if_match.as_ref())
-                .await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        Operation::GetPhoto(representation) => {
-            let view = match service
-                .get_photo(&principal, target, conditions.if_none_match.as_ref())
-                .await?
-            {
-                Freshness::NotModified(etag) => return Ok(not_modified(&etag)),
-                Freshness::Modified(view) => view,
-            };
-            let photo = &view.photo;
-            if representation == Representation::Value {
-                return Ok(media(
-                    photo.format.content_type(),
-                    &photo.etag,
-                    photo.bytes.clone(),
-                ));
-            }
-            let metadata = PhotoMetadata {
-                context: format!(
-                    "{}/$metadata#{}/photo/$entity",
-                    state.base_url(scheme, headers, route.version),
-                    odata_target(&view.entry)
-                ),
-                media_content_type: photo.format.content_type(),
-                media_etag: photo.etag.to_string(),
-                id: format!("{}x{}", photo.width, photo.height),
-                width: photo.width,
-                height: photo.height,
-            };
-            Ok(json(&metadata, Some(&photo.etag)))
-        }
-        Operation::ListSizes => {
-            let view = service.list_sizes(&principal, target).await?;
-            let list = SizeList {
-                context: format!(
-                    "{}/$metadata#{}/photos",
-                    state.base_url(scheme, headers, route.version),
-                    odata_target(&view.entry)
-                ),
-                value: view
-                    .sizes
-                    .iter()
-                    .map(|s| SizeEntry {
-                        media_etag: s.etag.to_string(),
-                        id: size_id(s.side),
-                        width: s.side,
-                        height: s.side,
-                    })
-                    .collect(),
-            };
-            Ok(json(&list, None))
-        }
+        Operation::Update => call.update(body).await,
+        Operation::Delete => call.delete().await,
+        Operation::GetPhoto(representation) => call.get_photo(representation).await,
+        Operation::ListSizes => call.list_sizes().await,
         Operation::GetSize {
             size,
             representation,
-        } => {
-            let view = match service
-                .get_size(&principal, target, &size, conditions.if_none_match.as_ref())
-                .await?
-            {
-                Freshness::NotModified(etag) => return Ok(not_modified(&etag)),
-                Freshness::Modified(view) => view,
-            };
-            let rendition = &view.rendition;
-            if representation == Representation::Value {
-                return Ok(media(
-                    rendition.format.content_type(),
-                    &view.etag,
-                    rendition.bytes.clone(),
-                ));
-            }
-            let metadata = PhotoMetadata {
-                context: format!(
-                    "{}/$metadata#{}/photos/$entity",
-                    state.base_url(scheme, headers, route.version),
-                    odata_target(&view.entry)
-                ),
-                media_content_type: rendition.format.content_type(),
-                media_etag: view.etag.to_string(),
-                id: size_id(rendition.side),
-                width: rendition.side,
-                height: rendition.side,
-            };
-            Ok(json(&metadata, Some(&view.etag)))
+        } => call.get_size(&size, representation).await,
+    }
+}
+
+/// An authenticated request on its way to one use case: one method per operation.
+struct Call<'a> {
+    state: &'a AppState,
+    scheme: &'a str,
+    headers: &'a HeaderMap,
+    conditions: Conditions,
+    route: Route,
+    principal: Principal,
+}
+
+impl Call<'_> {
+    /// `PUT`/`PATCH .../photo/$value` (spec A1, B, C1; D7 steps 3-9).
+    async fn update(&self, body: &mut RequestBody) -> Result<Response, ApiError> {
+        let service = &self.state.service;
+        reject_declared_oversize(self.headers)?;
+        let pending = service
+            .begin_update(
+                &self.principal,
+                self.route.version,
+                &self.route.target,
+                self.conditions.if_match.as_ref(),
+            )
+            .await?;
+        // Room in the upload budget before any byte is read: over the cap the body
+        // stays unread (in the kernel's buffers), bounded by the wait.
+        let reserve = body
+            .exact_len
+            .map_or(MAX_PHOTO_BYTES, |n| n.min(MAX_PHOTO_BYTES as u64) as usize);
+        let _permit = reserve_upload(&self.state.uploads, reserve).await?;
+        let bytes = read_body(body, &self.state.uploads).await?;
+        let stored = service.finish_update(pending, bytes).await?;
+        Ok(updated(&stored.etag))
+    }
+
+    /// `DELETE .../photo` (spec A5).
+    async fn delete(&self) -> Result<Response, ApiError> {
+        self.state
+            .service
+            .delete(
+                &self.principal,
+                &self.route.target,
+                self.conditions.if_match.as_ref(),
+            )
+            .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+
+    /// `GET .../photo` and `.../photo/$value` (spec A4, C2, C3).
+    async fn get_photo(&self, representation: Representation) -> Result<Response, ApiError> {
+        let view = match self
+            .state
+            .service
+            .get_photo(
+                &self.principal,
+                &self.route.target,
+                self.conditions.if_none_match.as_ref(),
+            )
+            .await?
+        {
+            Freshness::NotModified(etag) => return Ok(not_modified(&etag)),
+            Freshness::Modified(view) => view,
+        };
+        let photo = &view.photo;
+        if representation == Representation::Value {
+            return Ok(media(
+                photo.format.content_type(),
+                &photo.etag,
+                photo.bytes.clone(),
+            ));
         }
+        let metadata = PhotoMetadata {
+            context: format!(
+                "{}/$metadata#{}/photo/$entity",
+                self.base_url(),
+                odata_target(&view.entry)
+            ),
+            media_content_type: photo.format.content_type(),
+            media_etag: photo.etag.to_string(),
+            id: format!("{}x{}", photo.width, photo.height),
+            width: photo.width,
+            height: photo.height,
+        };
+        Ok(json(&metadata, Some(&photo.etag)))
+    }
+
+    /// `GET .../photos` (spec A4, C2, C5).
+    async fn list_sizes(&self) -> Result<Response, ApiError> {
+        let view = self
+            .state
+            .service
+            .list_sizes(&self.principal, &self.route.target)
+            .await?;
+        let list = SizeList {
+            context: format!(
+                "{}/$metadata#{}/photos",
+                self.base_url(),
+                odata_target(&view.entry)
+            ),
+            value: view
+                .sizes
+                .iter()
+                .map(|s| SizeEntry {
+                    media_etag: s.etag.to_string(),
+                    id: size_id(s.side),
+                    width: s.side,
+                    height: s.side,
+                })
+                .collect(),
+        };
+        Ok(json(&list, None))
+    }
+
+    /// `GET .../photos/{size}` and its `$value` (spec A4, C2, C3, C5).
+    async fn get_size(
+        &self,
+        size: &str,
+        representation: Representation,
+    ) -> Result<Response, ApiError> {
+        let view = match self
+            .state
+            .service
+            .get_size(
+                &self.principal,
+                &self.route.target,
+                size,
+                self.conditions.if_none_match.as_ref(),
+            )
+            .await?
+        {
+            Freshness::NotModified(etag) => return Ok(not_modified(&etag)),
+            Freshness::Modified(view) => view,
+        };
+        let rendition = &view.rendition;
+        if representation == Representation::Value {
+            return Ok(media(
+                rendition.format.content_type(),
+                &view.etag,
+                rendition.bytes.clone(),
+            ));
+        }
+        let metadata = PhotoMetadata {
+            context: format!(
+                "{}/$metadata#{}/photos/$entity",
+                self.base_url(),
+                odata_target(&view.entry)
+            ),
+            media_content_type: rendition.format.content_type(),
+            media_etag: view.etag.to_string(),
+            id: size_id(rendition.side),
+            width: rendition.side,
+            height: rendition.side,
+        };
+        Ok(json(&metadata, Some(&view.etag)))
+    }
+
+    /// The service root of this request's `@odata.context`.
+    fn base_url(&self) -> String {
+        self.state
+            .base_url(self.scheme, self.headers, self.route.version)
     }
 }
 
