@@ -5,51 +5,13 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::Server;
+use crate::support::{striped_png16, Server};
 
 /// Every size request must be answered within this, whatever other clients did.
 const ANSWER_BOUND: Duration = Duration::from_secs(30);
 /// 16 MP: rendering takes well over the time the readers wait before leaving, yet a few such
 /// renders (those left running, then the fresh one) fit the bound on a loaded machine.
 const SIDE: u32 = 4000;
-
-/// A `side` x `side` RGB PNG with 16 bits a channel, one colour (from `seed`) but for narrow
-/// stripes: a few hundred KB that take a while to decode. Written row by row.
-fn big_png16(side: u32, seed: u8) -> Vec<u8> {
-    // The stream writer wants to own its sink.
-    let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let mut encoder = png::Encoder::new(Sink(std::rc::Rc::clone(&out)), side, side);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Sixteen);
-    let mut writer = encoder
-        .write_header()
-        .unwrap()
-        .into_stream_writer()
-        .unwrap();
-    let row: Vec<u8> = (0..side)
-        .flat_map(|x| {
-            let level = if x % 97 < 3 { 0x20 } else { seed };
-            [level, 0x11, 0x80, seed, 0x40, 0x00]
-        })
-        .collect();
-    for _ in 0..side {
-        writer.write_all(&row).unwrap();
-    }
-    writer.finish().unwrap();
-    out.take()
-}
-
-struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn banner_token(server: &Server) -> String {
     server
@@ -103,7 +65,12 @@ fn sizes_are_answered_after_clients_left_mid_render_and_sigterm_still_stops() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rounds = (cores + 1).max(3);
     for round in 0..rounds {
-        upload(&http, &server, &token, big_png16(SIDE, 0x30 + round as u8));
+        upload(
+            &http,
+            &server,
+            &token,
+            striped_png16(SIDE, 0x30 + round as u8, false),
+        );
         let readers: Vec<TcpStream> = ["48x48", "96x96", "648x648"]
             .into_iter()
             .map(|size| start_size_request(&server, &token, size))
@@ -114,7 +81,7 @@ fn sizes_are_answered_after_clients_left_mid_render_and_sigterm_still_stops() {
     }
 
     // A new version, and a fresh reader: answered in time.
-    upload(&http, &server, &token, big_png16(SIDE, 0xA0));
+    upload(&http, &server, &token, striped_png16(SIDE, 0xA0, false));
     let asked = Instant::now();
     let resp = http
         .get(server.url("/v1.0/me/photos/96x96/$value"))

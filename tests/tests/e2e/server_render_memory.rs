@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::support::{run, Server};
+use crate::support::{peak_rss, run, striped_png16, Server};
 use adapter_memstore::seed;
 
 /// The default `--render-memory`.
@@ -12,44 +12,6 @@ const RENDER_MEMORY: u64 = 384 << 20;
 /// What the server holds besides the pixels being rendered: code, the stored originals, the
 /// rendition cache, allocator slack.
 const BASELINE: u64 = 192 << 20;
-
-/// A `side` x `side` RGBA PNG with 16 bits a channel, one colour (from `seed`) but for narrow
-/// stripes: a few hundred KB that decode to `side`² x 8 bytes. Written row by row.
-fn big_png16(side: u32, seed: u8) -> Vec<u8> {
-    // The stream writer wants to own its sink.
-    let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let mut encoder = png::Encoder::new(Sink(std::rc::Rc::clone(&out)), side, side);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Sixteen);
-    let mut writer = encoder
-        .write_header()
-        .unwrap()
-        .into_stream_writer()
-        .unwrap();
-    let row: Vec<u8> = (0..side)
-        .flat_map(|x| {
-            let level = if x % 97 < 3 { 0x20 } else { seed };
-            [level, 0x11, 0x80, seed, 0x40, 0x00, 0xFF, 0xFF]
-        })
-        .collect();
-    for _ in 0..side {
-        writer.write_all(&row).unwrap();
-    }
-    writer.finish().unwrap();
-    out.take()
-}
-
-struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn token(data_dir: &std::path::Path, user: &str) -> String {
     let output = run(&[
@@ -65,17 +27,6 @@ fn token(data_dir: &std::path::Path, user: &str) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-/// The peak resident memory of a process, from `/proc/<pid>/status`.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM in:\n{status}"));
-    kib * 1024
-}
-
 #[test]
 fn concurrent_renders_of_40_megapixel_16_bit_pngs_stay_within_the_budget() {
     if !std::path::Path::new("/proc/self/status").exists() {
@@ -89,7 +40,7 @@ fn concurrent_renders_of_40_megapixel_16_bit_pngs_stay_within_the_budget() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let photo = big_png16(6324, 0x60);
+    let photo = striped_png16(6324, 0x60, true);
     assert!(photo.len() < 4 << 20, "{} bytes", photo.len());
     let users = [seed::ADELE_UPN, seed::MEGAN_UPN];
     let tokens: Vec<String> = users.iter().map(|u| token(data.path(), u)).collect();
@@ -97,7 +48,7 @@ fn concurrent_renders_of_40_megapixel_16_bit_pngs_stay_within_the_budget() {
         // Two different versions, so that nothing is shared between the two renders.
         let mut photo = photo.clone();
         if i == 1 {
-            photo = big_png16(6324, 0x61);
+            photo = striped_png16(6324, 0x61, true);
         }
         let resp = http
             .put(server.url("/v1.0/me/photo/$value"))

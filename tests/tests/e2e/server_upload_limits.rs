@@ -453,17 +453,6 @@ fn the_binary_bounds_upload_memory_and_body_time() {
     assert_eq!(resp.status, 404, "nothing was stored");
 }
 
-/// Peak resident memory of a process (VmHWM), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/<pid>/status");
-    kb * 1024
-}
-
 /// 256 concurrent uploads of a 4 MB photo against the defaults: the server's peak RSS stays
 /// far under what 256 buffered bodies take (1 GB), under 512 MB.
 #[cfg(target_os = "linux")]

@@ -943,3 +943,63 @@ pub(crate) fn counting_stream(
 }
 
 use futures::StreamExt as _;
+
+/// A `side` x `side` PNG with 16 bits a channel (RGB, or RGBA with `alpha`), one colour (from
+/// `seed`) but for narrow stripes: a few hundred KB that decode to `side`² x 6 (or 8) bytes and
+/// take a while to render. Written row by row, so even 40 MP costs the test little memory.
+pub(crate) fn striped_png16(side: u32, seed: u8, alpha: bool) -> Vec<u8> {
+    use std::io::Write;
+
+    /// The stream writer wants to own its sink.
+    struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut encoder = png::Encoder::new(Sink(std::rc::Rc::clone(&out)), side, side);
+    encoder.set_color(if alpha {
+        png::ColorType::Rgba
+    } else {
+        png::ColorType::Rgb
+    });
+    encoder.set_depth(png::BitDepth::Sixteen);
+    let mut writer = encoder
+        .write_header()
+        .unwrap()
+        .into_stream_writer()
+        .unwrap();
+    let row: Vec<u8> = (0..side)
+        .flat_map(|x| {
+            let level = if x % 97 < 3 { 0x20 } else { seed };
+            let rgb = [level, 0x11, 0x80, seed, 0x40, 0x00];
+            let opaque: &[u8] = if alpha { &[0xFF, 0xFF] } else { &[] };
+            rgb.into_iter()
+                .chain(opaque.iter().copied())
+                .collect::<Vec<u8>>()
+        })
+        .collect();
+    for _ in 0..side {
+        writer.write_all(&row).unwrap();
+    }
+    writer.finish().unwrap();
+    out.take()
+}
+
+/// The peak resident memory of a process (VmHWM from `/proc/<pid>/status`), in bytes.
+pub(crate) fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in:\n{status}"));
+    kib * 1024
+}
