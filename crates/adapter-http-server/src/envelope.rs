@@ -27,7 +27,7 @@ fn client_request_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `innerError.date`: UTC, ISO-8601 without an offset, as Graph sends it (spec C7).
-fn inner_error_date(now: OffsetDateTime) -> String {
+pub(crate) fn inner_error_date(now: OffsetDateTime) -> String {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     now.format(&format).unwrap_or_default()
 }

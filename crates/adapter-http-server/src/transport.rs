@@ -91,15 +91,27 @@ const MAX_BLANK_BEFORE_REQUEST: usize = 16;
 /// The HTTP/2 client connection preface (RFC 9113 section 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// The body of the answer to a plain-http connection over the limit (Graph's 503 shape).
-const OVER_LIMIT_BODY: &str = r#"{"error":{"code":"serviceNotAvailable","message":"Too many open connections; retry in a moment."}}"#;
-
-/// The whole answer to a plain-http connection over the limit.
+/// The whole answer to a plain-http connection over the limit: Graph's 503 (spec F2), with the
+/// request ids, `Date` and error envelope every answer carries (spec C6, C7). The request was
+/// never read, so there is no `client-request-id` to echo: it is the request id.
 fn over_limit_response() -> String {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body = serde_json::json!({
+        "error": {
+            "code": "serviceNotAvailable",
+            "message": "Too many open connections; retry in a moment.",
+            "innerError": {
+                "date": crate::envelope::inner_error_date(time::OffsetDateTime::now_utc()),
+                "request-id": request_id,
+                "client-request-id": request_id,
+            }
+        }
+    })
+    .to_string();
     format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\ndate: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{OVER_LIMIT_BODY}",
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\ndate: {}\r\nrequest-id: {request_id}\r\nclient-request-id: {request_id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         httpdate::fmt_http_date(std::time::SystemTime::now()),
-        OVER_LIMIT_BODY.len(),
+        body.len(),
     )
 }
 
@@ -674,5 +686,10 @@ mod tests {
         assert!(head.contains(&format!("content-length: {}", body.len())));
         let json: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(json["error"]["code"], "serviceNotAvailable");
+        let request_id = json["error"]["innerError"]["request-id"].as_str().unwrap();
+        assert!(uuid::Uuid::parse_str(request_id).is_ok(), "{request_id}");
+        assert!(head.contains(&format!("request-id: {request_id}\r\n")));
+        assert!(head.contains(&format!("client-request-id: {request_id}\r\n")));
+        assert!(json["error"]["innerError"]["date"].as_str().is_some());
     }
 }
