@@ -19,6 +19,8 @@
 //! 5. The Graph client (`adapter-graph-client`) builds no image codec: its normal dependency
 //!    closure, as `cargo tree -e normal` resolves it for that package alone (features
 //!    included), holds no image codec crate. It uses `photo-core` without the `codecs` feature.
+//! 6. An adapter's normal and build dependencies inside the workspace are `photo-core` alone:
+//!    machinery such as `photo-render` is wired in by the composition root, not by an adapter.
 //!
 //! [`check`] is pure so the rules are unit-tested on hand-built metadata; [`run`] is
 //! the IO wrapper.
@@ -126,6 +128,7 @@ pub(crate) enum Reason {
     AdapterOnUseCases,
     NotAnAdapterUser,
     OnDevTokens,
+    AdapterOnNonCore,
     ImageCodec,
 }
 
@@ -144,6 +147,10 @@ impl fmt::Display for Reason {
             Self::AdapterOnConformance => "the conformance suite; adapters must not depend on it",
             Self::AdapterOnUseCases => {
                 "the client-side use cases, a layer above the adapters; adapters must not depend on it"
+            }
+            Self::AdapterOnNonCore => {
+                "a workspace crate other than the core; an adapter builds on photo-core alone \
+                 (heavier machinery such as photo-render is wired in by the composition root)"
             }
             Self::OnDevTokens => {
                 "the development-token minter; the core knows no tokens and adapters only \
@@ -300,6 +307,9 @@ fn forbidden(krate: &str, dep: &Dep<'_>) -> Option<Reason> {
                 CLIENT_USE_CASES => Reason::AdapterOnUseCases,
                 _ => Reason::AdapterOnConformance,
             })
+        } else if production && dep.in_workspace && dep.name != CORE && dep.name != krate {
+            // Rule 6: of the workspace, an adapter builds on the core alone.
+            Some(Reason::AdapterOnNonCore)
         } else {
             None
         };
@@ -477,6 +487,7 @@ mod tests {
                 "xtask",
                 "foo",
                 DEV_TOKENS,
+                "photo-render",
             ]
             .contains(&name);
         let source = if workspace {
@@ -740,6 +751,31 @@ mod tests {
         assert!(
             v[0].starts_with("conformance must not depend on adapter-memstore"),
             "{v:?}"
+        );
+    }
+
+    #[test]
+    fn adapters_build_on_the_core_alone() {
+        let m = with(vec![
+            package(
+                "adapter-http-server",
+                vec![
+                    normal("photo-core"),
+                    normal("photo-render"),
+                    dev("photo-render"),
+                ],
+            ),
+            package(
+                "adapter-memstore",
+                vec![normal("photo-core"), normal("serde")],
+            ),
+            package("photo-render", vec![normal("photo-core")]),
+        ]);
+        assert_eq!(
+            messages(&m),
+            ["adapter-http-server must not depend on photo-render (a workspace crate other than \
+              the core; an adapter builds on photo-core alone (heavier machinery such as \
+              photo-render is wired in by the composition root))"]
         );
     }
 

@@ -18,7 +18,6 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::http::{header, HeaderName, Method};
 use axum::Router;
-use photo_core::ports::{Directory, PhotoStore, RenditionCache};
 use photo_core::service::PhotoService;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -26,7 +25,6 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{Authenticate, Authenticator};
 pub use error::{ApiError, GraphError};
-pub use photo_render::{TokioRenderer, DEFAULT_RENDER_MEMORY};
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
 pub use transport::{serve, Limits};
 
@@ -132,24 +130,6 @@ fn is_preflight(request: &Request) -> bool {
         && request
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-}
-
-/// The use cases over the given ports as the server runs them: renders go to a
-/// [`TokioRenderer`] with one render per core within `render_memory` bytes of decoded pixels.
-/// `graph-photo serve` and the in-process end-to-end tests both build the service here, so the
-/// tests exercise the production renderer rather than an inline one.
-pub fn photo_service(
-    directory: Arc<dyn Directory>,
-    store: Arc<dyn PhotoStore>,
-    cache: Arc<dyn RenditionCache>,
-    render_memory: u64,
-) -> Arc<PhotoService> {
-    Arc::new(PhotoService::new(
-        directory,
-        store,
-        cache,
-        Arc::new(TokioRenderer::for_cores(render_memory)),
-    ))
 }
 
 /// The whole API: every path is parsed by the core's grammar in the one handler.

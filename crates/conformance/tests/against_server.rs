@@ -46,7 +46,7 @@ fn start_server() -> TestServer {
         audiences: Vec::new(),
         public_url: None,
         rendition_cache: 64,
-        render_memory: adapter_http_server::DEFAULT_RENDER_MEMORY,
+        render_memory: photo_render::DEFAULT_RENDER_MEMORY,
         tls_cert: None,
         tls_key: None,
         tls_self_signed: false,

@@ -488,10 +488,7 @@ mod tests {
             parse_upload_memory("128M"),
             Ok(adapter_http_server::DEFAULT_MAX_UPLOAD_MEMORY as u64)
         );
-        assert_eq!(
-            parse_bytes("384M"),
-            Ok(adapter_http_server::DEFAULT_RENDER_MEMORY)
-        );
+        assert_eq!(parse_bytes("384M"), Ok(photo_render::DEFAULT_RENDER_MEMORY));
         for bad in ["", "M", "12", "1T", "-1M", "1.5G", "99999999999999999999G"] {
             assert!(parse_bytes(bad).is_err(), "{bad:?}");
         }

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, SelfSignedFiles};
-use adapter_http_server::{photo_service, router, transport, AppState, Authenticator, Limits};
+use adapter_http_server::{router, transport, AppState, Authenticator, Limits};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
 use dev_tokens::{DevKey, TokenRequest};
+use photo_core::ports::{Directory, PhotoStore, RenditionCache};
+use photo_core::service::PhotoService;
+use photo_render::TokioRenderer;
 use tokio::net::TcpListener;
 
 use crate::cli::{LimitArgs, ServeArgs};
@@ -128,6 +131,24 @@ fn tls_setup(args: &ServeArgs) -> Result<Option<Tls>, AppError> {
             "--tls-cert and --tls-key go together".into(),
         )),
     }
+}
+
+/// The use cases over the given ports as the server runs them: renders go to a
+/// [`TokioRenderer`] with one render per core within `render_memory` bytes of decoded pixels.
+/// `graph-photo serve` and the in-process end-to-end tests both build the service here, so the
+/// tests exercise the production renderer rather than an inline one.
+pub fn photo_service(
+    directory: Arc<dyn Directory>,
+    store: Arc<dyn PhotoStore>,
+    cache: Arc<dyn RenditionCache>,
+    render_memory: u64,
+) -> Arc<PhotoService> {
+    Arc::new(PhotoService::new(
+        directory,
+        store,
+        cache,
+        Arc::new(TokioRenderer::for_cores(render_memory)),
+    ))
 }
 
 /// Builds the whole stack and binds the listener.

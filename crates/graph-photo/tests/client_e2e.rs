@@ -47,7 +47,7 @@ async fn start_server() -> TestServer {
         audiences: Vec::new(),
         public_url: None,
         rendition_cache: 16,
-        render_memory: adapter_http_server::DEFAULT_RENDER_MEMORY,
+        render_memory: photo_render::DEFAULT_RENDER_MEMORY,
         tls_cert: None,
         tls_key: None,
         tls_self_signed: false,

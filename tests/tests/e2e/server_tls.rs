@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, generate_self_signed, PemPair, SELF_SIGNED_NAMES};
-use adapter_http_server::{photo_service, router, AppState, Authenticator, DEFAULT_RENDER_MEMORY};
+use adapter_http_server::{router, AppState, Authenticator};
 use adapter_memstore::seed::{ADELE_ID, CONTOSO_TENANT};
 use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
 use dev_tokens::{DevKey, TokenRequest};
+use graph_photo::serve::photo_service;
+use photo_render::DEFAULT_RENDER_MEMORY;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -14,9 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use adapter_http_server::auth::{AuthConfig, Authenticate, JwksSource};
-use adapter_http_server::{
-    photo_service, router, AppState, Authenticator, UploadLimits, DEFAULT_RENDER_MEMORY,
-};
+use adapter_http_server::{router, AppState, Authenticator, UploadLimits};
 use adapter_memstore::seed::{self, CONTOSO_TENANT};
 use adapter_memstore::{
     ContactData, DirectoryData, GroupData, MemDirectory, MemPhotoStore, MemRenditionCache, UserData,
@@ -25,9 +23,11 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use dev_tokens::{DevKey, TokenRequest};
+use graph_photo::serve::photo_service;
 use http_body_util::BodyExt;
 use photo_core::ports::{AccountKind, Directory, PhotoStore};
 use photo_core::principal::USER_ADMINISTRATOR;
+use photo_render::DEFAULT_RENDER_MEMORY;
 use serde_json::Value;
 use tower::ServiceExt;
 
