@@ -192,23 +192,30 @@ mod tests {
         .unwrap_or_else(|_| panic!("not within {BOUND:?}: {what}"));
     }
 
-    fn started(rx: &mpsc::Receiver<()>) {
-        rx.recv_timeout(BOUND).expect("the work started");
+    /// Waits (off the async threads) until the gated work has started once more; hands the
+    /// receiver back for the next wait.
+    async fn started(rx: mpsc::Receiver<()>) -> mpsc::Receiver<()> {
+        tokio::task::spawn_blocking(move || {
+            rx.recv_timeout(BOUND).expect("the work started");
+            rx
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A caller of `render(png())` as a task of its own, so the test can abort it.
+    fn spawn_render(
+        renderer: &TokioRenderer,
+    ) -> tokio::task::JoinHandle<Result<RenditionSet, RenderError>> {
+        let renderer = renderer.clone();
+        tokio::spawn(async move { renderer.render(png()).await })
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_render_left_by_its_caller_keeps_its_permit_until_the_work_ends() {
         let (renderer, gate, started_rx, go) = gated(1, DEFAULT_RENDER_MEMORY);
-        let caller = tokio::spawn({
-            let renderer = renderer.clone();
-            async move { renderer.render(png()).await }
-        });
-        let _started_rx = tokio::task::spawn_blocking(move || {
-            started(&started_rx);
-            started_rx
-        })
-        .await
-        .unwrap();
+        let caller = spawn_render(&renderer);
+        let _started_rx = started(started_rx).await;
         // The caller goes away mid-render.
         caller.abort();
         assert!(caller.await.unwrap_err().is_cancelled());
@@ -233,20 +240,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_render_left_before_it_started_never_starts() {
         let (renderer, gate, started_rx, go) = gated(1, DEFAULT_RENDER_MEMORY);
-        let first = tokio::spawn({
-            let renderer = renderer.clone();
-            async move { renderer.render(png()).await }
-        });
-        let started_rx = tokio::task::spawn_blocking(move || {
-            started(&started_rx);
-            started_rx
-        })
-        .await
-        .unwrap();
-        let second = tokio::spawn({
-            let renderer = renderer.clone();
-            async move { renderer.render(png()).await }
-        });
+        let first = spawn_render(&renderer);
+        let started_rx = started(started_rx).await;
+        let second = spawn_render(&renderer);
         // The second waits for the only permit; its caller goes away.
         wait_until("the second render waits", || {
             renderer.permits.available_permits() == 0
@@ -269,20 +265,9 @@ mod tests {
         let cost = render_cost(&png()).unwrap();
         // Room for one such render, not two; four CPU permits, so memory is the bound.
         let (renderer, gate, started_rx, go) = gated(4, cost + cost / 2);
-        let first = tokio::spawn({
-            let renderer = renderer.clone();
-            async move { renderer.render(png()).await }
-        });
-        let started_rx = tokio::task::spawn_blocking(move || {
-            started(&started_rx);
-            started_rx
-        })
-        .await
-        .unwrap();
-        let second = tokio::spawn({
-            let renderer = renderer.clone();
-            async move { renderer.render(png()).await }
-        });
+        let first = spawn_render(&renderer);
+        let started_rx = started(started_rx).await;
+        let second = spawn_render(&renderer);
         wait_until("the second render holds a CPU permit", || {
             renderer.permits.available_permits() == 2
         })
@@ -290,12 +275,7 @@ mod tests {
         assert_eq!(gate.calls.load(Ordering::SeqCst), 1, "no memory for two");
         go.send(()).unwrap();
         first.await.unwrap().unwrap();
-        let started_rx = tokio::task::spawn_blocking(move || {
-            started(&started_rx);
-            started_rx
-        })
-        .await
-        .unwrap();
+        let started_rx = started(started_rx).await;
         go.send(()).unwrap();
         second.await.unwrap().unwrap();
         drop(started_rx);
