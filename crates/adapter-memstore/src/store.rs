@@ -5,14 +5,14 @@ use std::fmt;
 use std::sync::RwLock;
 
 use async_trait::async_trait;
-use photo_core::etag::{ETag, Precondition};
-use photo_core::ports::{NewPhoto, PhotoKey, PhotoStore, StoreError, StoredPhoto};
+use photo_core::etag::Precondition;
+use photo_core::ports::{PhotoKey, PhotoStore, StoreError, StoredPhoto, ValidatedPhoto};
 
 use crate::recover;
 
 /// A [`PhotoStore`] in memory, partitioned per tenant by the [`PhotoKey`] (which carries the
-/// tenant). Tags are content-derived ([`ETag::for_content`]): writing the same bytes again
-/// keeps the tag (spec C8). Preconditions are checked and the write made under one write lock,
+/// tenant). Tags come with the validated photo (content-derived): writing the same bytes
+/// again keeps the tag (spec C8). Preconditions are checked and the write made under one write lock,
 /// so a conditional write is a compare-and-swap (spec B7).
 ///
 /// Memory: the photos' bytes (at most 4 MiB each, spec B4) plus a small entry per key. Nothing
@@ -55,17 +55,10 @@ impl PhotoStore for MemPhotoStore {
     async fn put(
         &self,
         key: &PhotoKey,
-        photo: NewPhoto,
+        photo: ValidatedPhoto,
         condition: &Precondition,
     ) -> Result<StoredPhoto, StoreError> {
-        // Hash outside the lock: up to 4 MiB of SHA-256 need not block other keys.
-        let stored = StoredPhoto {
-            etag: ETag::for_content(&photo.bytes),
-            bytes: photo.bytes,
-            format: photo.format,
-            width: photo.width,
-            height: photo.height,
-        };
+        let stored = StoredPhoto::from(photo);
         let mut photos = recover(self.photos.write());
         if !condition.holds(photos.get(key).map(|p| &p.etag)) {
             return Err(StoreError::PreconditionFailed);
@@ -87,6 +80,7 @@ impl PhotoStore for MemPhotoStore {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use photo_core::etag::ETag;
     use photo_core::format::ImageFormat;
     use photo_core::ports::PhotoOwner;
     use photo_core::principal::TenantId;
@@ -98,12 +92,7 @@ mod tests {
             tenant: TenantId::new("t"),
             owner: PhotoOwner::User("u".into()),
         };
-        let photo = NewPhoto {
-            bytes: Bytes::from_static(b"abc"),
-            format: ImageFormat::Png,
-            width: 1,
-            height: 1,
-        };
+        let photo = ValidatedPhoto::for_testkit(Bytes::from_static(b"abc"), ImageFormat::Png, 1, 1);
         let a = store
             .put(&key, photo.clone(), &Precondition::None)
             .await

@@ -8,8 +8,8 @@ use adapter_memstore::{seed, MemDirectory, MemPhotoStore};
 use async_trait::async_trait;
 use photo_core::etag::{ETag, Precondition};
 use photo_core::ports::{
-    Directory, DirectoryEntry, DirectoryError, NewPhoto, PhotoKey, PhotoOwner, PhotoStore,
-    StoreError, StoredPhoto,
+    Directory, DirectoryEntry, DirectoryError, PhotoKey, PhotoOwner, PhotoStore, StoreError,
+    StoredPhoto, ValidatedPhoto,
 };
 use photo_core::principal::TenantId;
 use photo_core::target::Target;
@@ -62,7 +62,7 @@ impl PhotoStore for Broken {
     async fn put(
         &self,
         key: &PhotoKey,
-        photo: NewPhoto,
+        photo: ValidatedPhoto,
         condition: &Precondition,
     ) -> Result<StoredPhoto, StoreError> {
         let key = self.key(key);
@@ -168,7 +168,7 @@ async fn a_store_ignoring_the_tenant_fails() {
 async fn a_store_with_a_constant_etag_fails() {
     assert_kit_reports(
         check_broken_store(StoreBug::ConstantTag),
-        "the etag changes whenever the bytes change",
+        "the photo's own etag",
     )
     .await;
 }

@@ -127,20 +127,82 @@ pub trait Directory: Send + Sync {
     ) -> Result<DirectoryEntry, DirectoryError>;
 }
 
-/// A photo to store: already validated.
+/// An upload that passed validation (spec B3-B5): the only thing a [`PhotoStore`] is given to
+/// store. Its fields are private so that nothing but validation (and, behind the `testkit`
+/// feature, the port test kit) can make one: a store never sees unchecked bytes, and the format,
+/// the displayed size and the ETag always belong to these bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPhoto {
-    /// The image as uploaded.
-    pub bytes: Bytes,
-    /// Its format, from validation.
-    pub format: ImageFormat,
-    /// Width and height as displayed (after EXIF orientation).
-    pub width: u32,
-    /// Its displayed height, in pixels.
-    pub height: u32,
+pub struct ValidatedPhoto {
+    bytes: Bytes,
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+    etag: ETag,
 }
 
-/// A stored photo, as uploaded.
+impl ValidatedPhoto {
+    /// Validates an uploaded body (spec B3-B5) and tags it: the whole of steps 8 of spec D7.
+    #[cfg(feature = "codecs")]
+    pub fn check(bytes: Bytes) -> Result<Self, crate::validation::InvalidImage> {
+        let info = crate::validation::validate(&bytes)?;
+        Ok(Self::trusted(bytes, info.format, info.width, info.height))
+    }
+
+    /// A photo whose bytes the test kit made up: store contracts do not depend on pixels.
+    #[cfg(feature = "testkit")]
+    pub fn for_testkit(bytes: Bytes, format: ImageFormat, width: u32, height: u32) -> Self {
+        Self::trusted(bytes, format, width, height)
+    }
+
+    // The ETag is computed here, once, so that every store (and every replica over one
+    // database) gives the same bytes the same tag (spec C8).
+    fn trusted(bytes: Bytes, format: ImageFormat, width: u32, height: u32) -> Self {
+        let etag = ETag::for_content(&bytes);
+        Self {
+            bytes,
+            format,
+            width,
+            height,
+            etag,
+        }
+    }
+
+    /// The image as uploaded.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+    /// Its format, as sniffed by validation.
+    pub fn format(&self) -> ImageFormat {
+        self.format
+    }
+    /// Its width as displayed (after the EXIF orientation), in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    /// Its height as displayed (after the EXIF orientation), in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// The strong tag of these bytes (spec C8).
+    pub fn etag(&self) -> &ETag {
+        &self.etag
+    }
+}
+
+impl From<ValidatedPhoto> for StoredPhoto {
+    fn from(photo: ValidatedPhoto) -> Self {
+        Self {
+            bytes: photo.bytes,
+            format: photo.format,
+            width: photo.width,
+            height: photo.height,
+            etag: photo.etag,
+        }
+    }
+}
+
+/// A stored photo, as a store gives it back. Public fields: a durable store rebuilds it from
+/// what it wrote, which was a [`ValidatedPhoto`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPhoto {
     /// The image as uploaded.
@@ -180,13 +242,14 @@ pub trait PhotoStore: Send + Sync {
     /// no other write to `key` may come between the check and the write.
     ///
     /// MUST return `PreconditionFailed` (and write nothing) when the condition does not hold.
-    /// MUST return a strong ETag that differs from the previous one whenever the bytes differ
-    /// (spec C8); it MAY stay the same when the same bytes are written again. Once `put`
-    /// returned `Ok`, a `get` MUST see this photo (or a later one).
+    /// MUST keep the photo's own [`ValidatedPhoto::etag`] (content-derived, spec C8) and return
+    /// the photo as stored. MUST write bytes, format, size and tag together: a `get` never sees
+    /// a mix of two versions. Once `put` returned `Ok`, a `get` MUST see this photo (or a later
+    /// one); a durable store MUST have made it durable by then.
     async fn put(
         &self,
         key: &PhotoKey,
-        photo: NewPhoto,
+        photo: ValidatedPhoto,
         condition: &Precondition,
     ) -> Result<StoredPhoto, StoreError>;
 

@@ -14,13 +14,12 @@ use crate::error::PhotoError;
 use crate::etag::{ETag, Precondition, TagCondition};
 use crate::policy::{authorize, Access, TargetKind};
 use crate::ports::{
-    Directory, DirectoryEntry, DirectoryError, NewPhoto, PhotoKey, PhotoStore, Renderer,
-    RenditionCache, StoreError, StoredPhoto,
+    Directory, DirectoryEntry, DirectoryError, PhotoKey, PhotoStore, Renderer, RenditionCache,
+    StoreError, StoredPhoto, ValidatedPhoto,
 };
 use crate::principal::Principal;
 use crate::renditions::{self, RenderError, Rendition, RenditionSet};
 use crate::target::{ApiVersion, Owner, Target};
-use crate::validation;
 
 /// A read answered with `304`: the client's copy is current.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,13 +307,7 @@ impl PhotoService {
         pending: PendingUpdate,
         body: Bytes,
     ) -> Result<StoredPhoto, PhotoError> {
-        let info = validation::validate(&body)?;
-        let photo = NewPhoto {
-            bytes: body,
-            format: info.format,
-            width: info.width,
-            height: info.height,
-        };
+        let photo = ValidatedPhoto::check(body)?;
         let stored = self
             .store
             .put(&pending.entry.key, photo, &pending.condition)

@@ -3,7 +3,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 
 use super::*;
-use crate::ports::{AccountKind, MockDirectory, MockPhotoStore, MockRenditionCache, PhotoOwner};
+use crate::ports::{
+    AccountKind, MockDirectory, MockPhotoStore, MockRenditionCache, PhotoOwner, ValidatedPhoto,
+};
 use crate::principal::{ApplicationPrincipal, DelegatedPrincipal, Scope, TenantId};
 use crate::renditions::RenditionFormat;
 use crate::validation::ImageFormat;
@@ -146,20 +148,13 @@ fn update_stores_a_valid_photo_unconditionally() {
         .expect_put()
         .withf(move |k, photo, cond| {
             *k == key(ME)
-                && photo.bytes == expected
-                && photo.width == 60
+                && *photo.bytes() == expected
+                && photo.width() == 60
+                && *photo.etag() == ETag::for_content(&expected)
                 && *cond == Precondition::None
         })
         .times(1)
-        .returning(|_, photo, _| {
-            Ok(StoredPhoto {
-                etag: ETag::for_content(&photo.bytes),
-                bytes: photo.bytes,
-                format: photo.format,
-                width: photo.width,
-                height: photo.height,
-            })
-        });
+        .returning(|_, photo, _| Ok(StoredPhoto::from(photo)));
     let svc = service(directory_with_me(), store);
     let stored = block_on(svc.update(
         &delegated(&["User.ReadWrite"]),
@@ -434,7 +429,7 @@ impl PhotoStore for OnePhotoStore {
     async fn put(
         &self,
         _: &PhotoKey,
-        _: NewPhoto,
+        _: ValidatedPhoto,
         _: &Precondition,
     ) -> Result<StoredPhoto, StoreError> {
         Err(StoreError::Unavailable("read-only".into()))

@@ -10,7 +10,7 @@ use futures::executor::block_on;
 
 use crate::etag::{ETag, Precondition};
 use crate::format::ImageFormat;
-use crate::ports::{NewPhoto, PhotoKey, PhotoOwner, PhotoStore, StoreError, StoredPhoto};
+use crate::ports::{PhotoKey, PhotoOwner, PhotoStore, StoreError, StoredPhoto, ValidatedPhoto};
 use crate::principal::TenantId;
 
 /// How many writers race on one key in the concurrency checks.
@@ -44,7 +44,7 @@ fn run_id() -> String {
 
 /// A photo with bytes unique to `label`; formats and sizes vary so that a store mixing up
 /// metadata is caught. The store does not validate images (the port takes validated photos).
-fn photo(label: &str) -> NewPhoto {
+fn photo(label: &str) -> ValidatedPhoto {
     let bytes = Bytes::from(format!("graph-photo testkit photo <{label}>").into_bytes());
     let n = u32::try_from(bytes.len() % 97).unwrap_or(0);
     let format = match bytes.len() % 4 {
@@ -53,19 +53,15 @@ fn photo(label: &str) -> NewPhoto {
         2 => ImageFormat::Gif,
         _ => ImageFormat::Bmp,
     };
-    NewPhoto {
-        bytes,
-        format,
-        width: 100 + n,
-        height: 200 + 2 * n,
-    }
+    ValidatedPhoto::for_testkit(bytes, format, 100 + n, 200 + 2 * n)
 }
 
-fn same_photo(stored: &StoredPhoto, written: &NewPhoto) -> bool {
-    stored.bytes == written.bytes
-        && stored.format == written.format
-        && stored.width == written.width
-        && stored.height == written.height
+fn same_photo(stored: &StoredPhoto, written: &ValidatedPhoto) -> bool {
+    stored.bytes == written.bytes()
+        && stored.format == written.format()
+        && stored.width == written.width()
+        && stored.height == written.height()
+        && &stored.etag == written.etag()
 }
 
 fn describe(photo: &StoredPhoto) -> String {
@@ -90,7 +86,7 @@ async fn get(store: &dyn PhotoStore, key: &PhotoKey, contract: &str) -> Option<S
 async fn put_ok(
     store: &dyn PhotoStore,
     key: &PhotoKey,
-    photo: &NewPhoto,
+    photo: &ValidatedPhoto,
     condition: &Precondition,
     contract: &str,
 ) -> StoredPhoto {
@@ -117,7 +113,7 @@ async fn put_ok(
 async fn put_refused(
     store: &dyn PhotoStore,
     key: &PhotoKey,
-    photo: &NewPhoto,
+    photo: &ValidatedPhoto,
     condition: &Precondition,
     contract: &str,
 ) {
@@ -159,7 +155,7 @@ async fn delete_result(
 async fn expect_stored(
     store: &dyn PhotoStore,
     key: &PhotoKey,
-    written: &NewPhoto,
+    written: &ValidatedPhoto,
     etag: &ETag,
     contract: &str,
 ) {
@@ -170,10 +166,10 @@ async fn expect_stored(
             format_args!(
                 "get({key}) returned {}, expected {:?} {:?} {}x{} with etag {etag}",
                 describe(&found),
-                String::from_utf8_lossy(&written.bytes),
-                written.format,
-                written.width,
-                written.height
+                String::from_utf8_lossy(written.bytes()),
+                written.format(),
+                written.width(),
+                written.height()
             ),
         ),
         None => store_violated(
@@ -226,7 +222,8 @@ async fn check_round_trip(store: &dyn PhotoStore, tenant: &TenantId) {
     let k = key(tenant, PhotoOwner::User("round-trip".into()));
     expect_absent(store, &k, "get of a key never written is None").await;
 
-    let contract = "put then get returns the same bytes, format, dimensions and the returned etag";
+    let contract =
+        "put then get returns the same bytes, format, dimensions and the photo's own etag";
     let p = photo("round trip 1");
     let stored = put_ok(store, &k, &p, &Precondition::None, contract).await;
     expect_stored(store, &k, &p, &stored.etag, contract).await;
@@ -266,7 +263,7 @@ async fn check_etags(store: &dyn PhotoStore, tenant: &TenantId) {
     expect_stored(store, &k, &first, &c.etag, contract).await;
 
     // The same bytes again may keep or change the tag; whichever, get must agree with put.
-    let contract = "writing the same bytes again may keep or change the etag, and get agrees";
+    let contract = "writing the same bytes again keeps their etag, and get agrees";
     let d = put_ok(store, &k, &first, &Precondition::None, contract).await;
     expect_stored(store, &k, &first, &d.etag, contract).await;
     let contract = "If-Match with the tag returned by a rewrite of the same bytes succeeds";
@@ -297,7 +294,7 @@ async fn check_conditional_put(store: &dyn PhotoStore, tenant: &TenantId) {
         store,
         &k,
         &p1,
-        &Precondition::OneOf(vec![ETag::for_content(&p1.bytes), ETag::new("testkit")]),
+        &Precondition::OneOf(vec![p1.etag().clone(), ETag::new("testkit")]),
         contract,
     )
     .await;
@@ -367,7 +364,7 @@ async fn check_delete(store: &dyn PhotoStore, tenant: &TenantId) {
     delete_result(
         store,
         &k,
-        &Precondition::OneOf(vec![ETag::for_content(&p1.bytes)]),
+        &Precondition::OneOf(vec![p1.etag().clone()]),
         Err(StoreError::PreconditionFailed),
         "delete of a missing photo with Precondition::OneOf is PreconditionFailed (checked before NotFound)",
     )
@@ -515,7 +512,7 @@ fn race<T: Send>(work: impl Fn(usize) -> T + Sync) -> Vec<T> {
 fn check_last_writer(store: &Arc<dyn PhotoStore>, tenant: &TenantId) {
     let contract = "concurrent unconditional puts to one key leave exactly one of the written photos, with the tag its put returned";
     let k = key(tenant, PhotoOwner::User("concurrent-writers".into()));
-    let writes: Vec<Vec<(NewPhoto, StoredPhoto)>> = race(|writer| {
+    let writes: Vec<Vec<(ValidatedPhoto, StoredPhoto)>> = race(|writer| {
         (0..WRITES_PER_WRITER)
             .map(|n| {
                 let p = photo(&format!("writer {writer} write {n}"));
@@ -579,7 +576,7 @@ fn check_compare_and_swap(store: &Arc<dyn PhotoStore>, tenant: &TenantId) {
         let base = photo(&format!("cas round {round} base"));
         let current = block_on(put_ok(&**store, &k, &base, &Precondition::None, contract));
         let condition = Precondition::OneOf(vec![current.etag.clone()]);
-        let outcomes: Vec<(NewPhoto, Result<StoredPhoto, StoreError>)> = race(|writer| {
+        let outcomes: Vec<(ValidatedPhoto, Result<StoredPhoto, StoreError>)> = race(|writer| {
             let p = photo(&format!("cas round {round} writer {writer}"));
             let result = block_on(store.put(&k, p.clone(), &condition));
             (p, result)
