@@ -471,13 +471,13 @@ fn literal(id: &str) -> String {
 /// contact under its owner whatever folder the path went through.
 fn odata_target(entry: &DirectoryEntry) -> String {
     match &entry.key.owner {
-        PhotoOwner::User(id) => format!("users('{}')", literal(id)),
-        PhotoOwner::Group(id) => format!("groups('{}')", literal(id)),
+        PhotoOwner::User(id) => format!("users('{}')", literal(id.as_str())),
+        PhotoOwner::Group(id) => format!("groups('{}')", literal(id.as_str())),
         PhotoOwner::Contact { user, contact } => {
             format!(
                 "users('{}')/contacts('{}')",
-                literal(user),
-                literal(contact)
+                literal(user.as_str()),
+                literal(contact.as_str())
             )
         }
     }

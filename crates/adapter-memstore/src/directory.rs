@@ -509,14 +509,17 @@ impl MemDirectory {
                     _ => caller()?,
                 };
                 let (_, _, user) = Self::user(view, name)?;
-                Ok(entry(PhotoOwner::User(user.id.clone()), user.account_kind))
+                Ok(entry(
+                    PhotoOwner::User(user.id.as_str().into()),
+                    user.account_kind,
+                ))
             }
             Target::Group(group) => {
                 let found = view
                     .and_then(|v| v.group(group))
                     .ok_or_else(|| DirectoryError::GroupNotFound(group.clone()))?;
                 Ok(entry(
-                    PhotoOwner::Group(found.id.clone()),
+                    PhotoOwner::Group(found.id.as_str().into()),
                     AccountKind::WorkOrSchool,
                 ))
             }
@@ -537,8 +540,8 @@ impl MemDirectory {
                     .map(|c| {
                         entry(
                             PhotoOwner::Contact {
-                                user: user.id.clone(),
-                                contact: c.id.clone(),
+                                user: user.id.as_str().into(),
+                                contact: c.id.as_str().into(),
                             },
                             user.account_kind,
                         )

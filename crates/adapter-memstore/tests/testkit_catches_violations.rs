@@ -213,7 +213,7 @@ impl Directory for BrokenDirectory {
                 {
                     Ok(entry) => Ok(matches!(
                         entry.key.owner,
-                        PhotoOwner::User(id) if id.eq_ignore_ascii_case(caller_id)
+                        PhotoOwner::User(id) if id.as_str().eq_ignore_ascii_case(caller_id)
                     )),
                     Err(e) => Err(e),
                 }

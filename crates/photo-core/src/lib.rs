@@ -16,6 +16,7 @@
 pub mod error;
 pub mod etag;
 pub mod format;
+pub mod ids;
 pub mod limits;
 pub mod policy;
 pub mod ports;

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::etag::{ETag, Precondition};
 use crate::format::ImageFormat;
+use crate::ids::ObjectId;
 use crate::principal::TenantId;
 use crate::renditions::{RenderError, RenditionSet};
 use crate::target::Target;
@@ -19,15 +20,15 @@ use crate::target::Target;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PhotoOwner {
     /// A user, by object id.
-    User(String),
+    User(ObjectId),
     /// A group, by object id.
-    Group(String),
+    Group(ObjectId),
     /// A contact, by its owner's object id and the contact's id.
     Contact {
         /// The owning user's object id.
-        user: String,
+        user: ObjectId,
         /// The contact's id.
-        contact: String,
+        contact: ObjectId,
     },
 }
 

@@ -190,7 +190,7 @@ async fn check_users(d: &dyn Directory, f: &DirectoryFixture) {
     let contract = "/me resolves to the caller's user key";
     let entry = resolve_ok(d, t, me, &Target::Me, contract).await;
     match &entry.key.owner {
-        PhotoOwner::User(id) if id.eq_ignore_ascii_case(&f.user_id) => {}
+        PhotoOwner::User(id) if id.as_str().eq_ignore_ascii_case(&f.user_id) => {}
         other => directory_violated(
             contract,
             format_args!("/me of {} resolved to {other:?}", f.user_id),
@@ -273,7 +273,7 @@ async fn check_groups(d: &dyn Directory, f: &DirectoryFixture) {
     let group = Target::Group(f.group_id.clone());
     let entry = resolve_ok(d, t, Some(&f.user_id), &group, contract).await;
     match &entry.key.owner {
-        PhotoOwner::Group(id) if id.eq_ignore_ascii_case(&f.group_id) => {}
+        PhotoOwner::Group(id) if id.as_str().eq_ignore_ascii_case(&f.group_id) => {}
         other => directory_violated(
             contract,
             format_args!("group {} resolved to {other:?}", f.group_id),
@@ -334,7 +334,8 @@ async fn check_contacts(d: &dyn Directory, f: &DirectoryFixture) {
     let plain = resolve_ok(d, t, me, &plain_target, contract).await;
     match &plain.key.owner {
         PhotoOwner::Contact { user, contact }
-            if user.eq_ignore_ascii_case(&f.user_id) && contact == &f.contact_without_folder => {}
+            if user.as_str().eq_ignore_ascii_case(&f.user_id)
+                && contact.as_str() == f.contact_without_folder => {}
         other => directory_violated(
             contract,
             format_args!("{plain_target:?} resolved to {other:?}"),

@@ -435,8 +435,8 @@ async fn check_delete(store: &dyn PhotoStore, tenant: &TenantId) {
 async fn check_isolation(store: &dyn PhotoStore, tenant: &TenantId, other_tenant: &TenantId) {
     let contract = "tenants are isolated: the same owner id in two tenants is two photos (spec D3)";
     let id = "6e7b768e-07e2-4810-8459-485f84f8f204".to_owned();
-    let in_a = key(tenant, PhotoOwner::User(id.clone()));
-    let in_b = key(other_tenant, PhotoOwner::User(id.clone()));
+    let in_a = key(tenant, PhotoOwner::User(id.as_str().into()));
+    let in_b = key(other_tenant, PhotoOwner::User(id.as_str().into()));
     let pa = photo("tenant a");
     let pb = photo("tenant b");
     let a = put_ok(store, &in_a, &pa, &Precondition::None, contract).await;
