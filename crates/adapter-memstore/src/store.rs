@@ -74,6 +74,10 @@ impl PhotoStore for MemPhotoStore {
         }
         photos.remove(key).map(|_| ()).ok_or(StoreError::NotFound)
     }
+
+    async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
+        Ok(recover(self.photos.read()).keys().cloned().collect())
+    }
 }
 
 #[cfg(test)]

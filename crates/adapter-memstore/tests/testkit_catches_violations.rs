@@ -23,6 +23,7 @@ enum StoreBug {
     IgnoresTenant,
     ConstantTag,
     GroupsAreUsers,
+    KeysMissContacts,
 }
 
 struct Broken {
@@ -95,6 +96,14 @@ impl PhotoStore for Broken {
             }
         }
         self.inner.delete(&key, condition).await
+    }
+
+    async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
+        let mut keys = self.inner.keys().await?;
+        if let StoreBug::KeysMissContacts = self.bug {
+            keys.retain(|k| !matches!(k.owner, PhotoOwner::Contact { .. }));
+        }
+        Ok(keys)
     }
 }
 
@@ -169,6 +178,15 @@ async fn a_store_with_a_constant_etag_fails() {
     assert_kit_reports(
         check_broken_store(StoreBug::ConstantTag),
         "the photo's own etag",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_store_listing_only_some_keys_fails() {
+    assert_kit_reports(
+        check_broken_store(StoreBug::KeysMissContacts),
+        "keys() lists every key holding a photo exactly once",
     )
     .await;
 }

@@ -260,6 +260,13 @@ pub trait PhotoStore: Send + Sync {
     /// there is no photo and the condition is not `None`); then `NotFound` when there is no
     /// photo.
     async fn delete(&self, key: &PhotoKey, condition: &Precondition) -> Result<(), StoreError>;
+
+    /// The keys of every stored photo, over all tenants, in any order: what `export` walks to
+    /// move or back up a store.
+    ///
+    /// MUST list each key that holds a photo exactly once, and no key whose photo was deleted
+    /// before the call began.
+    async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError>;
 }
 
 /// Rendered sizes of a photo version, so each version is rendered at most once.

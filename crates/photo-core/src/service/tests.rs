@@ -437,6 +437,9 @@ impl PhotoStore for OnePhotoStore {
     async fn delete(&self, _: &PhotoKey, _: &Precondition) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("read-only".into()))
     }
+    async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Keeps one version per photo, as `MemRenditionCache` does.

@@ -197,8 +197,9 @@ fn key(tenant: &TenantId, owner: PhotoOwner) -> PhotoKey {
 
 /// Runs every [`PhotoStore`] contract check against `store`; panics on the first violation.
 ///
-/// Checked: round trip of bytes, format, dimensions and tag; `None` for a missing key; a new
-/// tag whenever the bytes change (spec C8; the same bytes may keep or change it);
+/// Checked: round trip of bytes, format, dimensions and the photo's own tag; `None` for a
+/// missing key; a new tag whenever the bytes change (spec C8); `keys()` lists each stored key
+/// once;
 /// `Precondition::Exists`/`OneOf` on `put` and `delete`, with nothing written or removed when
 /// they fail (spec B7); `NotFound` vs `PreconditionFailed` on `delete`; tenant isolation
 /// (spec D3); users, groups and contacts with the same id string are distinct keys; many
@@ -214,8 +215,65 @@ pub async fn check_photo_store(store: Arc<dyn PhotoStore>) {
     check_conditional_put(&*store, &tenant).await;
     check_delete(&*store, &tenant).await;
     check_isolation(&*store, &tenant, &other_tenant).await;
+    check_keys(&*store, &TenantId::new(format!("{run}-keys"))).await;
     check_last_writer(&store, &tenant);
     check_compare_and_swap(&store, &tenant);
+}
+
+/// The keys under `tenant` (one only this check writes to), from `keys()`, sorted.
+async fn keys_in(store: &dyn PhotoStore, tenant: &TenantId, contract: &str) -> Vec<PhotoKey> {
+    let mut keys: Vec<PhotoKey> = match store.keys().await {
+        Ok(keys) => keys,
+        Err(e) => store_violated(contract, format_args!("keys() failed: {e}")),
+    }
+    .into_iter()
+    .filter(|k| &k.tenant == tenant)
+    .collect();
+    keys.sort();
+    keys
+}
+
+async fn check_keys(store: &dyn PhotoStore, tenant: &TenantId) {
+    let contract = "keys() lists every key holding a photo exactly once, and no deleted one";
+    let user = key(tenant, PhotoOwner::User("keys".into()));
+    let group = key(tenant, PhotoOwner::Group("keys".into()));
+    let contact = key(
+        tenant,
+        PhotoOwner::Contact {
+            user: "keys".into(),
+            contact: "keys".into(),
+        },
+    );
+    for k in [&user, &group, &contact] {
+        put_ok(store, k, &photo("keys 1"), &Precondition::None, contract).await;
+    }
+    // A second write to a key must not list it twice.
+    put_ok(
+        store,
+        &user,
+        &photo("keys 2"),
+        &Precondition::None,
+        contract,
+    )
+    .await;
+    let mut expected = vec![user.clone(), group.clone(), contact.clone()];
+    expected.sort();
+    let listed = keys_in(store, tenant, contract).await;
+    if listed != expected {
+        store_violated(
+            contract,
+            format_args!("after three puts keys() gave {listed:?}, expected {expected:?}"),
+        );
+    }
+    delete_result(store, &group, &Precondition::None, Ok(()), contract).await;
+    expected.retain(|k| k != &group);
+    let listed = keys_in(store, tenant, contract).await;
+    if listed != expected {
+        store_violated(
+            contract,
+            format_args!("after a delete keys() gave {listed:?}, expected {expected:?}"),
+        );
+    }
 }
 
 async fn check_round_trip(store: &dyn PhotoStore, tenant: &TenantId) {
