@@ -6,7 +6,8 @@
 //! - [`MemPhotoStore`] ([`PhotoStore`](photo_core::ports::PhotoStore)): photos in a map, with
 //!   content-derived ETags and preconditions applied under its lock;
 //! - [`MemRenditionCache`] ([`RenditionCache`](photo_core::ports::RenditionCache)): a bounded
-//!   LRU of rendered sizes.
+//!   LRU of rendered sizes; [`TieredRenditionCache`] puts one in front of a shared, durable
+//!   rendition cache (a database store's).
 //!
 //! Everything is thread-safe; no lock is held across an `.await`, and a lock poisoned by a
 //! panicking thread is recovered (the guarded maps are never left half-updated).
@@ -15,6 +16,7 @@ mod cache;
 mod directory;
 pub mod seed;
 mod store;
+mod tiered;
 
 pub use cache::MemRenditionCache;
 pub use directory::{
@@ -22,6 +24,7 @@ pub use directory::{
     TenantData, UserData,
 };
 pub use store::MemPhotoStore;
+pub use tiered::TieredRenditionCache;
 
 use std::sync::{LockResult, PoisonError};
 
