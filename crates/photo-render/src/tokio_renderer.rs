@@ -110,7 +110,16 @@ impl Renderer for TokioRenderer {
         let job = tokio::task::spawn_blocking(move || {
             // Released when this thread is done, not when the caller stops waiting.
             let _held = (permit, memory);
-            work(&original)
+            let started = std::time::Instant::now();
+            let result = work(&original);
+            tracing::debug!(
+                original_bytes = original.len(),
+                sizes = result.as_ref().map(|set| set.renditions.len()).unwrap_or(0),
+                ok = result.is_ok(),
+                elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "rendered sizes"
+            );
+            result
         });
         // Dropping this future detaches the task: it still runs to the end.
         job.await.map_err(|error| {
