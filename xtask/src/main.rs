@@ -5,6 +5,7 @@
 
 mod arch;
 mod bench;
+mod bench_store;
 mod ci;
 mod fuzz;
 mod sdk_env;
@@ -37,6 +38,13 @@ Subcommands:
           xtask/bench/vips_renditions.py on the same 3000x3000 JPEG, and prints the table and the
           ratio ours / libvips (target <= 1.0). Options: --runs N (default 15, at least 7);
           --check (fail when the ratio is above the target).
+  bench store
+          The stores under load (docs/PERFORMANCE.md, \"Stores\"): graph-photo serve on memory,
+          SQLite and PostgreSQL (16 clients, PUT then GET of a 100 KB photo), each next to its
+          engine's floor through the same driver, medians of rounds, ratios against the
+          targets. Options: --rounds N (default 3); --seconds S (default 5); --check.
+          PostgreSQL: $GRAPH_PHOTO_BENCH_DATABASE_URL, else the test database URL, else
+          postgres://postgres@127.0.0.1:5432/test (databases are created on it).
   fuzz    Run the cargo-fuzz targets of fuzz/ (docs/FUZZING.md), installing cargo-fuzz when
           missing, each for N seconds, and print executions, exec/s and crashes per target.
           Not part of `ci`. Options: --seconds N (default 60); --sanitizer none|address
@@ -69,7 +77,10 @@ fn main() -> ExitCode {
         "ci" => ci::run(),
         "arch" => arch::run(),
         "sdk-env" => sdk_env::run(),
-        "bench" => bench::run(rest),
+        "bench" => match rest.split_first() {
+            Some((first, rest)) if first == "store" => bench_store::run(rest),
+            _ => bench::run(rest),
+        },
         "fuzz" => fuzz::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
