@@ -597,3 +597,55 @@ impl RenditionCache for SqliteStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn key(id: &str) -> PhotoKey {
+        PhotoKey {
+            tenant: TenantId::new("t"),
+            owner: PhotoOwner::User(id.into()),
+        }
+    }
+
+    fn photo(len: usize) -> ValidatedPhoto {
+        ValidatedPhoto::for_testkit(Bytes::from(vec![b'x'; len]), ImageFormat::Jpeg, 10, 10)
+    }
+
+    /// A full disk, staged with SQLite's own cap on the file's size (`max_page_count` cannot
+    /// go below the current size, so `1` means "not one page more"): writes answer
+    /// Unavailable, reads go on, and nothing half-written is left.
+    #[tokio::test]
+    async fn a_full_database_refuses_writes_and_keeps_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default())
+            .await
+            .unwrap();
+        let kept = PhotoStore::put(&store, &key("a"), photo(1000), &Precondition::None)
+            .await
+            .unwrap();
+        store.close().await;
+
+        let full = SqliteStore::open_with(&path, SqliteOptions::default(), |c| {
+            c.pragma("max_page_count", "1")
+        })
+        .await
+        .unwrap();
+        let put = PhotoStore::put(&full, &key("b"), photo(200_000), &Precondition::None).await;
+        assert_eq!(
+            put,
+            Err(StoreError::Unavailable(
+                "storing a photo: the disk or the database is full".into()
+            ))
+        );
+        let replace = PhotoStore::put(&full, &key("a"), photo(300_000), &Precondition::None).await;
+        assert!(matches!(replace, Err(StoreError::Unavailable(_))), "{replace:?}");
+        assert_eq!(PhotoStore::get(&full, &key("a")).await.unwrap(), Some(kept));
+        assert_eq!(PhotoStore::get(&full, &key("b")).await.unwrap(), None);
+        assert_eq!(full.keys().await.unwrap(), vec![key("a")]);
+    }
+}
