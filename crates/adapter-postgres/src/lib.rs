@@ -68,5 +68,8 @@ mod migrate;
 mod store;
 mod url;
 
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
 pub use error::PgOpenError;
 pub use store::{PgOptions, PgStore};
