@@ -1,1 +1,57 @@
-//! SQLite adapter (in progress).
+//! Photos and their renditions in one SQLite file: the embedded, durable store of
+//! graph-photo.
+//!
+//! [`SqliteStore`] implements both [`PhotoStore`](photo_core::ports::PhotoStore) and
+//! [`RenditionCache`](photo_core::ports::RenditionCache) over a single database file (plus
+//! SQLite's `-wal` and `-shm` files next to it while it is open). It passes the port test kit
+//! (`photo_core::testkit`) unchanged.
+//!
+//! # What is stored
+//!
+//! One row per photo key (tenant, owner kind, owner id, contact id) holding the image bytes,
+//! format, displayed size and the ETag validation computed: written by one statement inside
+//! one transaction, so a reader never sees a mix of two versions. Rendered sizes are stored
+//! per photo version (the original's ETag); replacing or deleting a photo removes the
+//! renditions of other versions in the same transaction, and renditions of a version that is
+//! no longer stored are never written. The schema is in `migrations/`, applied at
+//! [`SqliteStore::open`]; a file written by a newer graph-photo is refused
+//! ([`SqliteOpenError::NewerSchema`]) and left untouched.
+//!
+//! # Durability
+//!
+//! The file is in WAL mode with `synchronous=FULL`: a write returns only after its commit
+//! record is written and fsynced to the write-ahead log. So once `put` or `delete` has
+//! returned `Ok`, the change survives the process being killed at any moment and, where the
+//! operating system and disk honour fsync, power loss. A transaction cut short by a crash is
+//! rolled back when the file is next opened: nothing is ever half-written.
+//!
+//! Conditional writes (`If-Match`) are a compare-and-swap: the check and the write run in one
+//! `BEGIN IMMEDIATE` transaction, which holds SQLite's write lock from its start, so exactly
+//! one of several concurrent writers holding the same ETag wins, also across processes
+//! sharing the file.
+//!
+//! # Hot photos
+//!
+//! Recently read or written photo versions are kept in memory (bounded by
+//! [`SqliteOptions::hot_cache_bytes`]). A cached version is never served on trust: another
+//! process may have written the file since, so every read still asks the database for the
+//! photo's current ETag, in the same statement that would read the bytes, and the bytes are
+//! read from the file only when the ETag differs from the cached one.
+//!
+//! # Failures
+//!
+//! Every wait is bounded ([`SqliteOptions`]): a busy or locked database, an exhausted pool, a
+//! read-only or full file answer `StoreError::Unavailable` with a short text of ours (the
+//! driver's own error goes to the `tracing` log only). Reads keep working when writes fail.
+//!
+//! All methods must run within a Tokio runtime.
+
+mod error;
+mod hot;
+mod options;
+mod schema;
+mod store;
+
+pub use error::SqliteOpenError;
+pub use options::SqliteOptions;
+pub use store::SqliteStore;

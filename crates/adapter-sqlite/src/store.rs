@@ -1,0 +1,651 @@
+//! [`SqliteStore`]: the `PhotoStore` and `RenditionCache` over one SQLite file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use photo_core::etag::{ETag, Precondition};
+use photo_core::format::ImageFormat;
+use photo_core::ports::{
+    PhotoKey, PhotoOwner, PhotoStore, RenditionCache, StoreError, StoredPhoto, ValidatedPhoto,
+};
+use photo_core::principal::TenantId;
+use photo_core::renditions::{Rendition, RenditionFormat, RenditionSet};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::{unavailable, SqliteOpenError};
+use crate::hot::HotCache;
+use crate::options::SqliteOptions;
+use crate::schema;
+
+/// Photos and their renditions in one SQLite file (WAL mode, `synchronous=FULL`): a
+/// [`PhotoStore`] and a [`RenditionCache`]. Cheap to share behind an `Arc`; see the crate
+/// docs for the guarantees.
+pub struct SqliteStore {
+    path: PathBuf,
+    pool: SqlitePool,
+    /// Writers of this process take turns here before they ask SQLite for its write lock:
+    /// SQLite lets one writer in at a time anyway, and a writer waiting on SQLite's lock
+    /// polls with sleeps of up to 100 ms, which under contention costs far more than the
+    /// write. Other processes still meet at SQLite's lock (`busy_timeout`).
+    writer: Mutex<()>,
+    acquire_timeout: std::time::Duration,
+    hot: HotCache,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if missing, unless read-only) the store in the
+    /// file at `path`, brings its schema up to date, and sets WAL mode and
+    /// `synchronous=FULL`.
+    ///
+    /// Must be called within a Tokio runtime, like every method of the store.
+    ///
+    /// # Errors
+    ///
+    /// A [`SqliteOpenError`] naming `path`: see its variants. Nothing is written to a file
+    /// that is refused.
+    pub async fn open(path: &Path, options: SqliteOptions) -> Result<Self, SqliteOpenError> {
+        Self::open_with(path, options, |c| c).await
+    }
+
+    /// [`open`](Self::open), with a last say on every connection's options (for tests that
+    /// need a pragma the public options do not offer).
+    pub(crate) async fn open_with(
+        path: &Path,
+        options: SqliteOptions,
+        tweak: impl Fn(SqliteConnectOptions) -> SqliteConnectOptions,
+    ) -> Result<Self, SqliteOpenError> {
+        let file = path.to_path_buf();
+        let exists = tokio::fs::try_exists(&file).await.unwrap_or(false);
+        if options.read_only && !exists {
+            return Err(SqliteOpenError::Open {
+                path: file,
+                reason: "it does not exist (opened read-only, so it is not created)".to_owned(),
+            });
+        }
+        if !options.read_only {
+            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                    SqliteOpenError::CreateDirectory {
+                        path: file.clone(),
+                        reason: e.kind().to_string(),
+                    }
+                })?;
+            }
+        }
+        let needed = if exists { "migrated" } else { "created" };
+        let connect = tweak(
+            SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(!options.read_only)
+                .read_only(options.read_only)
+                .busy_timeout(options.busy_timeout)
+                .foreign_keys(true)
+                .synchronous(SqliteSynchronous::Full),
+        );
+
+        let mut setup: SqliteConnection = connect
+            .connect()
+            .await
+            .map_err(|e| schema::open_error(&file, needed, &e))?;
+        let prepared = schema::prepare(&file, &mut setup, options.read_only, !exists).await;
+        // Closing is tidy-up; whether the file was fit to use is what `prepared` says.
+        let _ = setup.close().await;
+        prepared?;
+
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            // A liveness ping per acquire would double the cost of a hot read; a connection
+            // that broke answers its next statement with an error, which maps to Unavailable.
+            .test_before_acquire(false)
+            .connect_with(connect)
+            .await
+            .map_err(|e| schema::open_error(&file, needed, &e))?;
+        Ok(Self {
+            path: file,
+            pool,
+            writer: Mutex::new(()),
+            acquire_timeout: options.acquire_timeout,
+            hot: HotCache::new(options.hot_cache_bytes),
+        })
+    }
+
+    /// The database file, as given to [`open`](Self::open).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection, waiting for those in use to come back. Later calls answer
+    /// `StoreError::Unavailable`. Not needed for durability: every acknowledged write is
+    /// already on disk; it only ends the store's use of the file tidily.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// This process's turn to write, waited for at most the acquire timeout.
+    async fn writer_turn(&self, doing: &'static str) -> Result<MutexGuard<'_, ()>, StoreError> {
+        tokio::time::timeout(self.acquire_timeout, self.writer.lock())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "{doing}: no turn to write came in time (too many writers)"
+                ))
+            })
+    }
+
+    /// A write transaction that holds SQLite's write lock from its first statement, so that
+    /// what it reads cannot change before it writes (compare-and-swap).
+    async fn begin_write(
+        &self,
+        doing: &'static str,
+    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| unavailable(doing, &e))
+    }
+}
+
+/// A [`PhotoKey`] as the four columns of the `photos` table's unique key.
+struct KeyColumns<'a> {
+    tenant: &'a str,
+    kind: &'static str,
+    owner: &'a str,
+    contact: &'a str,
+}
+
+impl<'a> KeyColumns<'a> {
+    fn of(key: &'a PhotoKey) -> Self {
+        let (kind, owner, contact) = match &key.owner {
+            PhotoOwner::User(id) => ("user", id.as_str(), ""),
+            PhotoOwner::Group(id) => ("group", id.as_str(), ""),
+            PhotoOwner::Contact { user, contact } => ("contact", user.as_str(), contact.as_str()),
+        };
+        Self {
+            tenant: key.tenant.as_str(),
+            kind,
+            owner,
+            contact,
+        }
+    }
+}
+
+/// Binds a [`KeyColumns`] to a query as its parameters `?1` to `?4`.
+macro_rules! bind_key {
+    ($query:expr, $cols:expr) => {
+        $query
+            .bind($cols.tenant.to_owned())
+            .bind($cols.kind)
+            .bind($cols.owner.to_owned())
+            .bind($cols.contact.to_owned())
+    };
+}
+
+/// The `WHERE` clause naming one photo by its key, parameters `?1` to `?4`.
+macro_rules! by_key {
+    () => {
+        "tenant = ?1 AND owner_kind = ?2 AND owner_id = ?3 AND contact_id = ?4"
+    };
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "jpeg",
+        ImageFormat::Png => "png",
+        ImageFormat::Gif => "gif",
+        ImageFormat::Bmp => "bmp",
+    }
+}
+
+fn parse_format(name: &str) -> Option<ImageFormat> {
+    match name {
+        "jpeg" => Some(ImageFormat::Jpeg),
+        "png" => Some(ImageFormat::Png),
+        "gif" => Some(ImageFormat::Gif),
+        "bmp" => Some(ImageFormat::Bmp),
+        _ => None,
+    }
+}
+
+fn rendition_format_name(format: RenditionFormat) -> &'static str {
+    match format {
+        RenditionFormat::Jpeg => "jpeg",
+        RenditionFormat::Png => "png",
+    }
+}
+
+fn parse_rendition_format(name: &str) -> Option<RenditionFormat> {
+    match name {
+        "jpeg" => Some(RenditionFormat::Jpeg),
+        "png" => Some(RenditionFormat::Png),
+        _ => None,
+    }
+}
+
+/// A row the schema's CHECK constraints should have kept out: written by hand or damaged.
+fn bad_row(doing: &'static str) -> StoreError {
+    tracing::warn!("SQLite store: {doing}: a row holds values this build cannot read");
+    StoreError::Unavailable(format!("{doing}: a stored row cannot be read"))
+}
+
+/// The photo in a `(etag, format, width, height, bytes)` row; `bytes` is NULL when the
+/// caller holds them already (`cached`, which is then returned: `true`).
+fn photo_of(
+    row: &SqliteRow,
+    cached: Option<StoredPhoto>,
+    doing: &'static str,
+) -> Result<(StoredPhoto, bool), StoreError> {
+    let get = || -> Result<_, sqlx::Error> {
+        Ok((
+            row.try_get::<String, _>(0)?,
+            row.try_get::<String, _>(1)?,
+            row.try_get::<i64, _>(2)?,
+            row.try_get::<i64, _>(3)?,
+            row.try_get::<Option<Vec<u8>>, _>(4)?,
+        ))
+    };
+    let (etag, format, width, height, bytes) = get().map_err(|e| unavailable(doing, &e))?;
+    match (bytes, cached) {
+        (None, Some(cached)) if cached.etag.opaque() == etag => Ok((cached, true)),
+        (Some(bytes), _) => Ok((
+            StoredPhoto {
+                bytes: Bytes::from(bytes),
+                format: parse_format(&format).ok_or_else(|| bad_row(doing))?,
+                width: u32::try_from(width).map_err(|_| bad_row(doing))?,
+                height: u32::try_from(height).map_err(|_| bad_row(doing))?,
+                etag: ETag::new(etag),
+            },
+            false,
+        )),
+        (None, _) => Err(bad_row(doing)),
+    }
+}
+
+#[async_trait]
+impl PhotoStore for SqliteStore {
+    async fn get(&self, key: &PhotoKey) -> Result<Option<StoredPhoto>, StoreError> {
+        const DOING: &str = "reading a photo";
+        let cols = KeyColumns::of(key);
+        let cached = self.hot.get(key);
+        // One statement either way: the blob is read only when the cached version (if any)
+        // is not the stored one. `etag = NULL` is never true, so without a cached version
+        // the bytes always come.
+        let row = bind_key!(
+            sqlx::query(concat!(
+                "SELECT etag, format, width, height, CASE WHEN etag = ?5 THEN NULL ELSE bytes END \
+                 FROM photos WHERE ",
+                by_key!()
+            )),
+            cols
+        )
+        .bind(cached.as_ref().map(|c| c.etag.opaque().to_owned()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| unavailable(DOING, &e))?;
+        let Some(row) = row else {
+            self.hot.remove(key);
+            return Ok(None);
+        };
+        let (photo, from_cache) = photo_of(&row, cached, DOING)?;
+        if !from_cache {
+            self.hot.insert(key, photo.clone());
+        }
+        Ok(Some(photo))
+    }
+
+    async fn put(
+        &self,
+        key: &PhotoKey,
+        photo: ValidatedPhoto,
+        condition: &Precondition,
+    ) -> Result<StoredPhoto, StoreError> {
+        const DOING: &str = "storing a photo";
+        let cols = KeyColumns::of(key);
+        let stored = StoredPhoto::from(photo);
+        let _turn = self.writer_turn(DOING).await?;
+        let mut tx = self.begin_write(DOING).await?;
+        let written = async {
+            let current: Option<String> = bind_key!(sqlx::query_as::<_, (String,)>(concat!(
+                    "SELECT etag FROM photos WHERE ",
+                    by_key!()
+                )), cols)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|(etag,)| etag);
+            if !condition.holds(current.map(ETag::new).as_ref()) {
+                return Ok(false);
+            }
+            let (id,): (i64,) = bind_key!(sqlx::query_as(
+                    "INSERT INTO photos \
+                     (tenant, owner_kind, owner_id, contact_id, format, width, height, etag, bytes) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                     ON CONFLICT (tenant, owner_kind, owner_id, contact_id) DO UPDATE SET \
+                     format = excluded.format, width = excluded.width, \
+                     height = excluded.height, etag = excluded.etag, bytes = excluded.bytes \
+                     RETURNING id",
+                ), cols)
+                .bind(format_name(stored.format))
+                .bind(i64::from(stored.width))
+                .bind(i64::from(stored.height))
+                .bind(stored.etag.opaque().to_owned())
+                .bind(stored.bytes.to_vec())
+                .fetch_one(&mut *tx)
+                .await?;
+            // Renditions of the version just replaced are of no use to anyone any more.
+            sqlx::query("DELETE FROM rendition_sets WHERE photo_id = ?1 AND etag <> ?2")
+                .bind(id)
+                .bind(stored.etag.opaque().to_owned())
+                .execute(&mut *tx)
+                .await?;
+            Ok::<_, sqlx::Error>(true)
+        }
+        .await;
+        match written {
+            Ok(true) => {
+                tx.commit().await.map_err(|e| unavailable(DOING, &e))?;
+                self.hot.insert(key, stored.clone());
+                Ok(stored)
+            }
+            Ok(false) => {
+                rollback(tx).await;
+                Err(StoreError::PreconditionFailed)
+            }
+            Err(e) => {
+                rollback(tx).await;
+                Err(unavailable(DOING, &e))
+            }
+        }
+    }
+
+    async fn delete(&self, key: &PhotoKey, condition: &Precondition) -> Result<(), StoreError> {
+        const DOING: &str = "deleting a photo";
+        let cols = KeyColumns::of(key);
+        let _turn = self.writer_turn(DOING).await?;
+        let mut tx = self.begin_write(DOING).await?;
+        let deleted = async {
+            let current: Option<String> = bind_key!(
+                sqlx::query_as::<_, (String,)>(concat!(
+                    "SELECT etag FROM photos WHERE ",
+                    by_key!()
+                )),
+                cols
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|(etag,)| etag);
+            let current = current.map(ETag::new);
+            // The precondition first, then NotFound (the port's order).
+            if !condition.holds(current.as_ref()) {
+                return Ok(Err(StoreError::PreconditionFailed));
+            }
+            if current.is_none() {
+                return Ok(Err(StoreError::NotFound));
+            }
+            // Its renditions go with it (ON DELETE CASCADE).
+            bind_key!(
+                sqlx::query(concat!("DELETE FROM photos WHERE ", by_key!())),
+                cols
+            )
+            .execute(&mut *tx)
+            .await?;
+            Ok::<_, sqlx::Error>(Ok(()))
+        }
+        .await;
+        match deleted {
+            Ok(Ok(())) => {
+                tx.commit().await.map_err(|e| unavailable(DOING, &e))?;
+                self.hot.remove(key);
+                Ok(())
+            }
+            Ok(Err(refused)) => {
+                rollback(tx).await;
+                Err(refused)
+            }
+            Err(e) => {
+                rollback(tx).await;
+                Err(unavailable(DOING, &e))
+            }
+        }
+    }
+
+    async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
+        const DOING: &str = "listing photos";
+        let rows: Vec<(String, String, String, String)> =
+            sqlx::query_as("SELECT tenant, owner_kind, owner_id, contact_id FROM photos")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| unavailable(DOING, &e))?;
+        rows.into_iter()
+            .map(|(tenant, kind, owner, contact)| {
+                let owner = match kind.as_str() {
+                    "user" => PhotoOwner::User(owner.into()),
+                    "group" => PhotoOwner::Group(owner.into()),
+                    "contact" => PhotoOwner::Contact {
+                        user: owner.into(),
+                        contact: contact.into(),
+                    },
+                    _ => return Err(bad_row(DOING)),
+                };
+                Ok(PhotoKey {
+                    tenant: TenantId::new(tenant),
+                    owner,
+                })
+            })
+            .collect()
+    }
+}
+
+/// For the rendition cache, which answers no error: the failure only goes to the log.
+fn log_failure(doing: &'static str, e: &sqlx::Error) {
+    let _ = unavailable(doing, e);
+}
+
+fn log_bad_row(doing: &'static str) {
+    let _ = bad_row(doing);
+}
+
+/// Ends a transaction that must not commit. Dropping it would roll back too, but only once
+/// the connection is next used; this gives SQLite's write lock back at once.
+async fn rollback(tx: Transaction<'static, Sqlite>) {
+    if let Err(e) = tx.rollback().await {
+        tracing::warn!(error = %e, "SQLite store: rollback failed");
+    }
+}
+
+// RenditionCache methods cannot fail (the port has no error): renditions can always be made
+// again from the original, so a database that cannot answer is a miss (`get` gives `None`)
+// or a write skipped (`put`, `forget`), logged for the operator. The service then renders,
+// exactly as after an eviction.
+#[async_trait]
+impl RenditionCache for SqliteStore {
+    async fn get(&self, key: &PhotoKey, etag: &ETag) -> Option<Arc<RenditionSet>> {
+        const DOING: &str = "reading renditions";
+        let cols = KeyColumns::of(key);
+        // One statement, one snapshot: the set row joined to its renditions, none (a set of
+        // zero renditions) giving one row of NULLs. No row at all: no set for this version.
+        let rows: Vec<(Option<i64>, Option<String>, Option<Vec<u8>>)> = bind_key!(
+            sqlx::query_as(concat!(
+                "SELECT r.side, r.format, r.bytes FROM photos p \
+                 JOIN rendition_sets s ON s.photo_id = p.id AND s.etag = p.etag \
+                 LEFT JOIN renditions r ON r.photo_id = s.photo_id \
+                 WHERE p.etag = ?5 AND p.",
+                "tenant = ?1 AND p.owner_kind = ?2 AND p.owner_id = ?3 AND p.contact_id = ?4 \
+                 ORDER BY r.side"
+            )),
+            cols
+        )
+        .bind(etag.opaque().to_owned())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable(DOING, &e))
+        .ok()?;
+        if rows.is_empty() {
+            return None;
+        }
+        let mut set = RenditionSet::default();
+        for row in rows {
+            match row {
+                (Some(side), Some(format), Some(bytes)) => set.renditions.push(Rendition {
+                    side: u32::try_from(side).ok()?,
+                    format: parse_rendition_format(&format)?,
+                    bytes: Bytes::from(bytes),
+                }),
+                (None, None, None) => {}
+                _ => {
+                    log_bad_row(DOING);
+                    return None;
+                }
+            }
+        }
+        Some(Arc::new(set))
+    }
+
+    async fn put(&self, key: &PhotoKey, etag: &ETag, set: Arc<RenditionSet>) {
+        const DOING: &str = "storing renditions";
+        let cols = KeyColumns::of(key);
+        let Ok(_turn) = self.writer_turn(DOING).await else {
+            return;
+        };
+        let Ok(mut tx) = self.begin_write(DOING).await else {
+            return;
+        };
+        let stored = async {
+            // Only for the version stored now: a render that finished after the photo was
+            // replaced or deleted must leave nothing behind.
+            let Some((id,)) = bind_key!(sqlx::query_as::<_, (i64,)>(concat!(
+                    "SELECT id FROM photos WHERE etag = ?5 AND ",
+                    by_key!()
+                )), cols)
+                .bind(etag.opaque().to_owned())
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(false);
+            };
+            sqlx::query("DELETE FROM rendition_sets WHERE photo_id = ?1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO rendition_sets (photo_id, etag) VALUES (?1, ?2)")
+                .bind(id)
+                .bind(etag.opaque().to_owned())
+                .execute(&mut *tx)
+                .await?;
+            for r in &set.renditions {
+                sqlx::query(
+                    "INSERT INTO renditions (photo_id, side, format, bytes) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .bind(id)
+                .bind(i64::from(r.side))
+                .bind(rendition_format_name(r.format))
+                .bind(r.bytes.to_vec())
+                .execute(&mut *tx)
+                .await?;
+            }
+            Ok::<_, sqlx::Error>(true)
+        }
+        .await;
+        match stored {
+            Ok(true) => {
+                if let Err(e) = tx.commit().await {
+                    log_failure(DOING, &e);
+                }
+            }
+            Ok(false) => rollback(tx).await,
+            Err(e) => {
+                log_failure(DOING, &e);
+                rollback(tx).await;
+            }
+        }
+    }
+
+    async fn forget(&self, key: &PhotoKey) {
+        const DOING: &str = "forgetting renditions";
+        let cols = KeyColumns::of(key);
+        let Ok(_turn) = self.writer_turn(DOING).await else {
+            return;
+        };
+        // One statement: its own transaction; the sets' renditions cascade.
+        if let Err(e) = bind_key!(
+            sqlx::query(concat!(
+                "DELETE FROM rendition_sets WHERE photo_id IN (SELECT id FROM photos WHERE ",
+                by_key!(),
+                ")"
+            )),
+            cols
+        )
+        .fetch_optional(&self.pool)
+        .await
+        {
+            log_failure(DOING, &e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn key(id: &str) -> PhotoKey {
+        PhotoKey {
+            tenant: TenantId::new("t"),
+            owner: PhotoOwner::User(id.into()),
+        }
+    }
+
+    fn photo(len: usize) -> ValidatedPhoto {
+        ValidatedPhoto::for_testkit(Bytes::from(vec![b'x'; len]), ImageFormat::Jpeg, 10, 10)
+    }
+
+    /// A full disk, staged with SQLite's own cap on the file's size (`max_page_count` cannot
+    /// go below the current size, so `1` means "not one page more"): writes answer
+    /// Unavailable, reads go on, and nothing half-written is left.
+    #[tokio::test]
+    async fn a_full_database_refuses_writes_and_keeps_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default())
+            .await
+            .unwrap();
+        let kept = PhotoStore::put(&store, &key("a"), photo(1000), &Precondition::None)
+            .await
+            .unwrap();
+        store.close().await;
+
+        let full = SqliteStore::open_with(&path, SqliteOptions::default(), |c| {
+            c.pragma("max_page_count", "1")
+        })
+        .await
+        .unwrap();
+        let put = PhotoStore::put(&full, &key("b"), photo(200_000), &Precondition::None).await;
+        assert_eq!(
+            put,
+            Err(StoreError::Unavailable(
+                "storing a photo: the disk or the database is full".into()
+            ))
+        );
+        let replace = PhotoStore::put(&full, &key("a"), photo(300_000), &Precondition::None).await;
+        assert!(matches!(replace, Err(StoreError::Unavailable(_))), "{replace:?}");
+        assert_eq!(PhotoStore::get(&full, &key("a")).await.unwrap(), Some(kept));
+        assert_eq!(PhotoStore::get(&full, &key("b")).await.unwrap(), None);
+        assert_eq!(full.keys().await.unwrap(), vec![key("a")]);
+    }
+}

@@ -1,0 +1,228 @@
+//! Writes that cannot happen answer `Unavailable` in bounded time; reads keep working.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use adapter_sqlite::{SqliteOpenError, SqliteOptions, SqliteStore};
+use photo_core::etag::Precondition;
+use photo_core::ports::{PhotoStore, StoreError, StoredPhoto};
+
+// Its `get`/`put` share names with PhotoStore's: called by path, not imported.
+use crate::support::rc;
+use photo_core::renditions::RenditionSet;
+use sqlx::Connection;
+
+use crate::support::{open, photo, raw, user};
+
+/// A store holding one photo at `path`, closed; returns that photo.
+async fn one_photo(path: &Path) -> StoredPhoto {
+    let store = open(path).await;
+    let stored = store
+        .put(
+            &user("t", "ro"),
+            photo("read only", 4000),
+            &Precondition::None,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    stored
+}
+
+/// Reads work and every write is `Unavailable` (nothing written).
+async fn reads_work_writes_unavailable(store: &SqliteStore, stored: &StoredPhoto) {
+    let key = user("t", "ro");
+    assert_eq!(store.get(&key).await.unwrap().as_ref(), Some(stored));
+    assert_eq!(store.keys().await.unwrap(), vec![key.clone()]);
+    fn unavailable<T>(r: Result<T, StoreError>) -> bool {
+        matches!(r, Err(StoreError::Unavailable(_)))
+    }
+    let put = store.put(&key, photo("new", 10), &Precondition::None).await;
+    assert!(unavailable(put.clone()), "{put:?}");
+    // Our words, not the driver's.
+    assert_eq!(
+        put,
+        Err(StoreError::Unavailable(
+            "storing a photo: the database is read-only".into()
+        ))
+    );
+    assert!(unavailable(
+        store
+            .put(&user("t", "other"), photo("new", 10), &Precondition::None)
+            .await
+    ));
+    assert!(unavailable(store.delete(&key, &Precondition::None).await));
+    // The rendition cache has no error to give: nothing stored, nothing breaks.
+    rc::put(store, &key, &stored.etag, Arc::new(RenditionSet::default())).await;
+    assert!(rc::get(store, &key, &stored.etag).await.is_none());
+    rc::forget(store, &key).await;
+    assert_eq!(store.get(&key).await.unwrap().as_ref(), Some(stored));
+}
+
+#[tokio::test]
+async fn a_store_opened_read_only_reads_and_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    let stored = one_photo(&path).await;
+    let options = SqliteOptions {
+        read_only: true,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(&path, options.clone()).await.unwrap();
+    reads_work_writes_unavailable(&store, &stored).await;
+    store.close().await;
+
+    // Read-only never creates, nor migrates.
+    let missing = dir.path().join("missing.db");
+    let err = SqliteStore::open(&missing, options.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SqliteOpenError::Open { .. }), "{err:?}");
+    assert!(!missing.exists());
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let err = SqliteStore::open(&empty, options).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SqliteOpenError::ReadOnly {
+                needed: "migrated",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// Undoes `chattr +i` even when the test fails, so the temporary directory can go.
+struct Immutable<'a>(&'a Path);
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(self.0)
+            .status();
+    }
+}
+
+/// The file made read-only by the operating system, not by an option of ours. Mode 0444
+/// stops a normal user; root ignores it, so as root the file is made immutable
+/// (`chattr +i`, which binds root too) where the file system allows it.
+#[tokio::test]
+async fn a_file_the_os_will_not_let_us_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    let stored = one_photo(&path).await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let denied = || {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .is_err()
+    };
+    let _guard = if denied() {
+        None
+    } else {
+        let made = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        made.then(|| Immutable(&path))
+    };
+    if !denied() {
+        // Privileged, and no immutable flag here (tmpfs, no CAP_LINUX_IMMUTABLE): the case
+        // cannot be staged; the read-only option test above covers the mapping.
+        eprintln!(
+            "skipped: cannot make {} read-only to this process",
+            path.display()
+        );
+        return;
+    }
+    let store = SqliteStore::open(&path, SqliteOptions::default())
+        .await
+        .unwrap();
+    reads_work_writes_unavailable(&store, &stored).await;
+    store.close().await;
+}
+
+/// Another process holding the write lock: writes give up after `busy_timeout`, reads go on
+/// (WAL readers do not wait for writers), and callers queued behind a stuck writer give up
+/// after `acquire_timeout`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locked_database_answers_unavailable_in_bounded_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let stored = one_photo(&path).await;
+    let options = SqliteOptions {
+        max_connections: 1,
+        acquire_timeout: Duration::from_millis(300),
+        busy_timeout: Duration::from_millis(1500),
+        ..SqliteOptions::default()
+    };
+    let store = Arc::new(SqliteStore::open(&path, options).await.unwrap());
+    let key = user("t", "ro");
+
+    let mut other = raw(&path).await;
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.get(&key).await.unwrap(),
+        Some(stored.clone()),
+        "reads go on"
+    );
+    let started = Instant::now();
+    let stuck = tokio::spawn({
+        let store = Arc::clone(&store);
+        let key = key.clone();
+        async move {
+            store
+                .put(&key, photo("stuck", 10), &Precondition::None)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The stuck writer holds the only connection and this process's writer turn.
+    let queued = store
+        .put(&key, photo("queued", 10), &Precondition::None)
+        .await;
+    assert!(
+        matches!(queued, Err(StoreError::Unavailable(_))),
+        "{queued:?}"
+    );
+    let read = store.get(&key).await;
+    assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let stuck = stuck.await.unwrap();
+    assert_eq!(
+        stuck,
+        Err(StoreError::Unavailable(
+            "storing a photo: the database is locked by another connection".into()
+        ))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The lock goes away: the store recovers by itself.
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), Some(stored));
+    store
+        .put(&key, photo("after", 10), &Precondition::None)
+        .await
+        .unwrap();
+}
