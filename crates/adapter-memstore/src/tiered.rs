@@ -85,7 +85,11 @@ mod tests {
     }
 
     /// Two replicas: each its own memory, one shared cache behind both.
-    fn replicas() -> (TieredRenditionCache, TieredRenditionCache, Arc<MemRenditionCache>) {
+    fn replicas() -> (
+        TieredRenditionCache,
+        TieredRenditionCache,
+        Arc<MemRenditionCache>,
+    ) {
         let shared = Arc::new(MemRenditionCache::default());
         let a = TieredRenditionCache::new(MemRenditionCache::default(), shared.clone());
         let b = TieredRenditionCache::new(MemRenditionCache::default(), shared.clone());

@@ -41,6 +41,7 @@ fn start_server() -> TestServer {
             data_dir: Some(dir.path().to_owned()),
             directory: None,
         },
+        store: Default::default(),
         jwks_file: None,
         jwks_url: None,
         audiences: Vec::new(),

@@ -23,7 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the Graph-compatible photo server on the embedded in-memory store.
+    /// Run the Graph-compatible photo server (photos in SQLite in the data directory unless
+    /// --store says otherwise).
     Serve(ServeArgs),
     /// Mint a development token signed with the server's development key; prints only the token.
     Token(TokenArgs),
@@ -36,11 +37,56 @@ pub enum Command {
     /// Run the conformance suite (a reference model of the spec, random request sequences)
     /// against a Graph-compatible endpoint; exits non-zero on any failure.
     Conformance(crate::conformance_cmd::ConformanceArgs),
+    /// Write every photo of a store to a folder (one file per photo and a manifest), to move
+    /// to another store or to back up.
+    Export(ArchiveArgs),
+    /// Store every photo of a folder written by `export` (each is validated again).
+    Import(ArchiveArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// Where photos live: `sqlite:PATH` (default: graph-photo.db in the data directory),
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (any number of replicas over one
+    /// database), or `memory` (lost when the process ends).
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_STORE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
+}
+
+impl StoreArgs {
+    /// The store asked for, or the SQLite file in `data_dir`.
+    pub fn url(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<crate::store::StoreUrl, crate::AppError> {
+        match &self.store {
+            Some(url) => crate::store::StoreUrl::parse(url),
+            None => Ok(crate::store::StoreUrl::default_in(data_dir)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ArchiveArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Where the default SQLite store lives (when --store is not given).
+    #[arg(long, env = "GRAPH_PHOTO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The export folder (export: new or empty).
+    pub folder: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct DirArgs {
-    /// Where the development signing key lives (created with mode 0600 on first use).
+    /// Where the development signing key and the default SQLite store live.
     #[arg(long, env = "GRAPH_PHOTO_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -57,6 +103,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub dirs: DirArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Validate tokens against this JWKS file instead of the development key.
     #[arg(long, env = "GRAPH_PHOTO_JWKS_FILE", conflicts_with = "jwks_url")]
@@ -79,7 +128,8 @@ pub struct ServeArgs {
     #[arg(long, env = "GRAPH_PHOTO_PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// Photo versions whose rendered sizes are kept in memory.
+    /// Photo versions whose rendered sizes are kept in memory (durable stores also keep them
+    /// in the database, shared by replicas).
     #[arg(long, default_value_t = 256)]
     pub rendition_cache: usize,
 

@@ -1,17 +1,20 @@
 //! Wiring: the `graph-photo` binary's subcommands put the adapters together around the core.
 //! No business rule lives here.
 
+pub mod archive;
+pub mod archive_cmd;
 pub mod cli;
 pub mod conformance_cmd;
 pub mod photo_cmd;
 pub mod serve;
+pub mod store;
 pub mod sync_cmd;
 pub mod token;
 
 use std::path::PathBuf;
 
-/// Where the development signing key (and later other local state) lives: stable across
-/// restarts so that tokens minted earlier keep working.
+/// Where the development signing key and the default SQLite store live: stable across
+/// restarts so that tokens minted earlier keep working and photos stay.
 pub fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("graph-photo");
@@ -46,6 +49,12 @@ pub enum AppError {
     Sync(#[from] photo_upload::sync::SyncError),
     #[error("{failed} of {total} uploads failed")]
     SyncFailed { failed: usize, total: usize },
+    /// The store could not be opened: the adapter's one line, naming the file or the URL
+    /// (password masked).
+    #[error("{0}")]
+    Store(String),
+    #[error("{0}")]
+    Archive(#[from] archive::ArchiveError),
 }
 
 impl From<adapter_graph_client::ClientError> for AppError {

@@ -32,6 +32,14 @@ fn main() -> ExitCode {
                 )))
             }
         }),
+        Command::Export(args) => runtime().and_then(|rt| {
+            rt.block_on(graph_photo::archive_cmd::export(&args))
+                .map(|report| println!("{report}"))
+        }),
+        Command::Import(args) => runtime().and_then(|rt| {
+            rt.block_on(graph_photo::archive_cmd::import(&args))
+                .map(|report| println!("{report}"))
+        }),
         Command::Serve(args) => runtime().and_then(|rt| {
             let served = rt.block_on(async {
                 let server = graph_photo::serve::bind(&args).await?;

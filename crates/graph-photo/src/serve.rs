@@ -1,4 +1,4 @@
-//! `graph-photo serve`: the server on the embedded in-memory store.
+//! `graph-photo serve`: the server over the store `--store` names (SQLite by default).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use adapter_http_server::auth::{AuthConfig, JwksSource};
 use adapter_http_server::tls::{self, SelfSignedFiles};
 use adapter_http_server::{router, transport, AppState, Authenticator, Limits};
-use adapter_memstore::{MemDirectory, MemPhotoStore, MemRenditionCache};
+use adapter_memstore::MemDirectory;
 use dev_tokens::{DevKey, TokenRequest};
 use photo_core::ports::{Directory, PhotoStore, RenditionCache};
 use photo_core::service::PhotoService;
@@ -17,6 +17,7 @@ use photo_render::TokioRenderer;
 use tokio::net::TcpListener;
 
 use crate::cli::{LimitArgs, ServeArgs};
+use crate::store::{StoreUrl, Stores};
 use crate::token::load_directory;
 use crate::{default_data_dir, AppError};
 
@@ -39,6 +40,8 @@ pub struct Server {
     pub tls: Option<Tls>,
     /// The connection limits it serves under.
     pub limits: Limits,
+    /// Where its photos live.
+    pub store: StoreUrl,
 }
 
 /// Descriptors kept free of connections for everything else: the listener, logs, the JWKS
@@ -172,10 +175,13 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
     }
     let auth = Arc::new(Authenticator::new(auth_config).await?);
 
+    let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
+    let stores = Stores::open(args.store.url(&data_dir)?, args.rendition_cache).await?;
+    let store = stores.url.clone();
     let service = photo_service(
         Arc::clone(&directory) as _,
-        Arc::new(MemPhotoStore::new()),
-        Arc::new(MemRenditionCache::with_capacity(args.rendition_cache)),
+        stores.photos,
+        stores.renditions,
         args.render_memory,
     );
     let app = router(AppState {
@@ -200,6 +206,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         dev_key,
         tls,
         limits,
+        store,
     })
 }
 
@@ -239,6 +246,13 @@ impl Server {
             addr = self.addr,
             scheme = self.scheme()
         );
+        out.push_str(&match &self.store {
+            StoreUrl::Memory => {
+                "store: memory (photos are lost when the process ends; --store sqlite:PATH keeps them)\n"
+                    .to_owned()
+            }
+            store => format!("store: {store}\n"),
+        });
         let cert = self.tls.as_ref().and_then(|t| t.self_signed_cert.as_ref());
         if let Some(cert) = cert {
             out.push_str(&format!(

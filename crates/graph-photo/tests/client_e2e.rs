@@ -42,6 +42,7 @@ async fn start_server() -> TestServer {
             data_dir: Some(data.path().to_owned()),
             directory: None,
         },
+        store: Default::default(),
         jwks_file: None,
         jwks_url: None,
         audiences: Vec::new(),

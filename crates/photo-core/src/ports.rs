@@ -155,6 +155,7 @@ impl ValidatedPhoto {
         Self::trusted(bytes, format, width, height)
     }
 
+    #[cfg(any(feature = "codecs", feature = "testkit"))]
     // The ETag is computed here, once, so that every store (and every replica over one
     // database) gives the same bytes the same tag (spec C8).
     fn trusted(bytes: Bytes, format: ImageFormat, width: u32, height: u32) -> Self {
@@ -227,7 +228,9 @@ pub enum StoreError {
     /// The precondition did not hold; nothing was written.
     #[error("precondition failed")]
     PreconditionFailed,
-    /// The store cannot answer now; nothing was written. The caller may retry.
+    /// The store cannot answer now. Nothing was written, except when the connection to a
+    /// networked database was lost while it committed: then the outcome is unknown (as with any
+    /// client of a remote database), and a later `get` tells. The caller may retry.
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }

@@ -12,6 +12,8 @@
 
 mod binary;
 mod conformance_cli;
+mod durable_postgres;
+mod durable_store;
 mod official_sdks;
 mod server_errors;
 mod server_host_auth;

@@ -57,6 +57,7 @@ const ENV_VARS: &[&str] = &[
     "GRAPH_PHOTO_UPLOAD_WAIT",
     "GRAPH_PHOTO_BODY_TIMEOUT",
     "GRAPH_PHOTO_BODY_MIN_RATE",
+    "GRAPH_PHOTO_STORE",
 ];
 
 /// A fresh data directory holding the committed test key as the development key, so that
@@ -870,6 +871,22 @@ pub(crate) fn jpeg_seeded(width: u32, height: u32, seed: u8) -> Vec<u8> {
 
 pub(crate) fn jpeg(width: u32, height: u32) -> Vec<u8> {
     jpeg_seeded(width, height, 0)
+}
+
+/// A small PNG whose bytes (and so ETag) differ for every `n`.
+pub(crate) fn unique_png(n: u32) -> Vec<u8> {
+    let [a, b, c, d] = n.to_be_bytes();
+    // 64 px a side: the 48x48 size exists.
+    let image = image::RgbImage::from_fn(64, 64, |x, y| match (x + y * 64) % 4 {
+        0 => image::Rgb([a, b, c]),
+        1 => image::Rgb([d, a, 7]),
+        2 => image::Rgb([b, c, d]),
+        _ => image::Rgb([x as u8, y as u8, 90]),
+    });
+    encode(
+        image::DynamicImage::ImageRgb8(image),
+        image::ImageFormat::Png,
+    )
 }
 
 /// An opaque PNG (RGB).
