@@ -33,10 +33,13 @@
 //! # Hot photos
 //!
 //! Recently read or written photo versions are kept in memory (bounded by
-//! [`SqliteOptions::hot_cache_bytes`]). A cached version is never served on trust: another
-//! process may have written the file since, so every read still asks the database for the
-//! photo's current ETag, in the same statement that would read the bytes, and the bytes are
-//! read from the file only when the ETag differs from the cached one.
+//! [`SqliteOptions::hot_cache_bytes`]). A cached version is never served on trust, since
+//! another process may have written the file since: it is served as is only while nothing at
+//! all was committed to the file since the database last confirmed it (the header of the
+//! WAL index, `-shm`, which every connection in every process updates on commit, is
+//! unchanged: one `pread`, no trip to the database). After any commit, the read asks the
+//! database for the photo's current ETag, in the same statement that would read the bytes,
+//! and the bytes are read from the file only when the ETag differs from the cached one.
 //!
 //! # Failures
 //!
@@ -51,6 +54,7 @@ mod hot;
 mod options;
 mod schema;
 mod store;
+mod watch;
 
 pub use error::SqliteOpenError;
 pub use options::SqliteOptions;
