@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::error::{unavailable, SqliteOpenError};
+use crate::error::{unavailable, Failure, SqliteOpenError};
 use crate::hot::HotCache;
 use crate::options::SqliteOptions;
 use crate::schema;
@@ -107,10 +107,20 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Full),
         );
 
-        let mut setup: SqliteConnection = connect
-            .connect()
-            .await
-            .map_err(|e| schema::open_error(&file, needed, &e))?;
+        let mut setup: SqliteConnection = connect.connect().await.map_err(|e| {
+            // The directory exists (it was just made or found): a new file that cannot be
+            // made there is a directory we may not write to.
+            let denied = matches!(
+                Failure::of(&e),
+                Failure::CannotOpen | Failure::Permission | Failure::ReadOnly
+            );
+            match schema::open_error(&file, needed, &e) {
+                SqliteOpenError::Open { path, .. } if !exists && denied => {
+                    SqliteOpenError::ReadOnly { path, needed }
+                }
+                other => other,
+            }
+        })?;
         if let Err(refused) = schema::prepare(&file, &mut setup, options.read_only, !exists).await {
             // Closing is tidy-up; the refusal is the answer.
             let _ = setup.close().await;

@@ -149,6 +149,54 @@ async fn a_file_the_os_will_not_let_us_write() {
     store.close().await;
 }
 
+/// A new file in a directory the OS will not let us write to (mode 0555, or as root
+/// `chattr +i`, as above): a one-line `ReadOnly` error saying the file needed creating.
+#[tokio::test]
+async fn a_new_file_in_a_directory_the_os_will_not_let_us_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let denied = || std::fs::write(locked.join("probe"), b"").is_err();
+    let _guard = if denied() {
+        None
+    } else {
+        let _ = std::fs::remove_file(locked.join("probe"));
+        let made = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&locked)
+            .status()
+            .is_ok_and(|s| s.success());
+        made.then(|| Immutable(&locked))
+    };
+    if !denied() {
+        eprintln!(
+            "skipped: cannot make {} read-only to this process",
+            locked.display()
+        );
+        return;
+    }
+    let path = locked.join("photos.db");
+    let err = SqliteStore::open(&path, SqliteOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SqliteOpenError::ReadOnly {
+            path: path.clone(),
+            needed: "created"
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the SQLite store {} is read-only but needs to be created",
+            path.display()
+        )
+    );
+}
+
 /// Another process holding the write lock: writes give up after `busy_timeout`, reads go on
 /// (WAL readers do not wait for writers), and callers queued behind a stuck writer give up
 /// after `acquire_timeout`.
