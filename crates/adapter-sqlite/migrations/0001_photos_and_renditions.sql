@@ -30,11 +30,19 @@ CREATE TABLE photos (
 --   at all (an original under 48 px): the row says "rendered, nothing to serve", so it is not
 --   rendered again. One set per photo: a set is only stored while its photo is at that
 --   version, and replacing the photo deletes the sets of other versions in the same
---   transaction; deleting the photo cascades.
+--   transaction (trigger photo_replaced); deleting the photo cascades.
 CREATE TABLE rendition_sets (
     photo_id INTEGER PRIMARY KEY REFERENCES photos (id) ON DELETE CASCADE,
     etag     TEXT    NOT NULL
 );
+
+-- A new version of a photo makes the renditions of the old one useless: they go in the same
+--   statement that replaces the photo (so in its transaction), whoever writes it.
+CREATE TRIGGER photo_replaced AFTER UPDATE OF etag ON photos
+    WHEN OLD.etag IS NOT NEW.etag
+BEGIN
+    DELETE FROM rendition_sets WHERE photo_id = NEW.id;
+END;
 
 -- renditions: the encoded squares of a set, by side. The key of a rendition is thus
 --   (photo key, original's etag, side), through its set. A rowid table too: PNG squares can

@@ -1,14 +1,18 @@
 //! The hot-photo cache: recently read or written photo versions, bounded by their bytes.
 //!
 //! An entry is never trusted on its own: the database may have been written since by another
-//! process (or by a racing call in this one), so a reader always asks the database for the
-//! current ETag and uses the entry only when it matches. What the cache saves is reading and
-//! copying the bytes, not the trip to the database.
+//! process (or by a racing call in this one). Each entry carries the [`Stamp`] of the WAL
+//! index read before the database last confirmed it: while the stamp has not changed, no
+//! commit happened and the entry is served as is. Otherwise (or without a stamp) the reader
+//! asks the database for the current ETag, in the statement that would read the bytes, and
+//! uses the entry's bytes when it matches.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use photo_core::ports::{PhotoKey, StoredPhoto};
+
+use crate::watch::Stamp;
 
 pub(crate) struct HotCache {
     capacity_bytes: usize,
@@ -26,6 +30,8 @@ struct Lru {
 
 struct Entry {
     photo: StoredPhoto,
+    /// The WAL index before the database last confirmed this version; `None` until then.
+    confirmed: Option<Stamp>,
     last_use: u64,
 }
 
@@ -43,8 +49,9 @@ impl HotCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cached version of `key`, if any, marked as used. `Bytes` clones share the buffer.
-    pub(crate) fn get(&self, key: &PhotoKey) -> Option<StoredPhoto> {
+    /// The cached version of `key` and the stamp it was confirmed at, if any, marked as used.
+    /// `Bytes` clones share the buffer.
+    pub(crate) fn get(&self, key: &PhotoKey) -> Option<(StoredPhoto, Option<Stamp>)> {
         let mut lru = self.lock();
         lru.clock += 1;
         let now = lru.clock;
@@ -55,12 +62,13 @@ impl HotCache {
         by_use.remove(&entry.last_use);
         entry.last_use = now;
         by_use.insert(now, key.clone());
-        Some(entry.photo.clone())
+        Some((entry.photo.clone(), entry.confirmed))
     }
 
-    /// Keeps `photo` as the version of `key`, evicting the least recently used beyond the
-    /// capacity. A photo larger than the whole capacity is not kept.
-    pub(crate) fn insert(&self, key: &PhotoKey, photo: StoredPhoto) {
+    /// Keeps `photo` as the version of `key`, confirmed by the database after the WAL index
+    /// read `confirmed`, evicting the least recently used beyond the capacity. A photo larger
+    /// than the whole capacity is not kept.
+    pub(crate) fn insert(&self, key: &PhotoKey, photo: StoredPhoto, confirmed: Option<Stamp>) {
         let size = photo.bytes.len();
         if size > self.capacity_bytes {
             self.remove(key);
@@ -73,6 +81,7 @@ impl HotCache {
             key.clone(),
             Entry {
                 photo,
+                confirmed,
                 last_use: now,
             },
         ) {
@@ -135,19 +144,19 @@ mod tests {
     #[test]
     fn bounded_by_bytes_evicting_the_least_recently_used() {
         let cache = HotCache::new(100);
-        cache.insert(&key("a"), photo(40));
-        cache.insert(&key("b"), photo(40));
+        cache.insert(&key("a"), photo(40), None);
+        cache.insert(&key("b"), photo(40), None);
         assert!(cache.get(&key("a")).is_some());
         // 120 > 100: `b` (least recently used) goes.
-        cache.insert(&key("c"), photo(40));
+        cache.insert(&key("c"), photo(40), None);
         assert_eq!(cache.len_and_bytes(), (2, 80));
         assert!(cache.get(&key("b")).is_none());
         assert!(cache.get(&key("a")).is_some());
         // Replacing an entry accounts for the old one's bytes.
-        cache.insert(&key("a"), photo(10));
+        cache.insert(&key("a"), photo(10), None);
         assert_eq!(cache.len_and_bytes(), (2, 50));
         // Too large for the whole cache: not kept, and the old version is dropped.
-        cache.insert(&key("c"), photo(101));
+        cache.insert(&key("c"), photo(101), None);
         assert_eq!(cache.len_and_bytes(), (1, 10));
         cache.remove(&key("a"));
         assert_eq!(cache.len_and_bytes(), (0, 0));
@@ -156,7 +165,7 @@ mod tests {
     #[test]
     fn zero_capacity_keeps_nothing() {
         let cache = HotCache::new(0);
-        cache.insert(&key("a"), photo(1));
+        cache.insert(&key("a"), photo(1), None);
         assert!(cache.get(&key("a")).is_none());
     }
 }

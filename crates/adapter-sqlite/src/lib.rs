@@ -25,18 +25,30 @@
 //! operating system and disk honour fsync, power loss. A transaction cut short by a crash is
 //! rolled back when the file is next opened: nothing is ever half-written.
 //!
-//! Conditional writes (`If-Match`) are a compare-and-swap: the check and the write run in one
-//! `BEGIN IMMEDIATE` transaction, which holds SQLite's write lock from its start, so exactly
-//! one of several concurrent writers holding the same ETag wins, also across processes
-//! sharing the file.
+//! Conditional writes (`If-Match`) are a compare-and-swap: each put or delete is one SQL
+//! statement whose `WHERE` clause holds the condition, and SQLite takes its write lock as a
+//! write statement starts (as `BEGIN IMMEDIATE` would) and keeps it until the statement's
+//! implicit transaction commits. So exactly one of several concurrent writers holding the
+//! same ETag wins, also across processes sharing the file. Writers of one process take turns
+//! before asking SQLite, whose own wait for its lock polls with sleeps.
+//!
+//! # Files
+//!
+//! Everything lives in the one file given to [`SqliteStore::open`]; while it is open SQLite
+//! keeps `<file>-wal` (the write-ahead log) and `<file>-shm` (its index) next to it, folded
+//! back and removed when the last connection closes. Copying the three together, or the file
+//! alone once closed, is a backup. Several `graph-photo` processes may open the same file.
 //!
 //! # Hot photos
 //!
 //! Recently read or written photo versions are kept in memory (bounded by
-//! [`SqliteOptions::hot_cache_bytes`]). A cached version is never served on trust: another
-//! process may have written the file since, so every read still asks the database for the
-//! photo's current ETag, in the same statement that would read the bytes, and the bytes are
-//! read from the file only when the ETag differs from the cached one.
+//! [`SqliteOptions::hot_cache_bytes`]). A cached version is never served on trust, since
+//! another process may have written the file since: it is served as is only while nothing at
+//! all was committed to the file since the database last confirmed it (the header of the
+//! WAL index, `-shm`, which every connection in every process updates on commit, is
+//! unchanged: one `pread`, no trip to the database). After any commit, the read asks the
+//! database for the photo's current ETag, in the same statement that would read the bytes,
+//! and the bytes are read from the file only when the ETag differs from the cached one.
 //!
 //! # Failures
 //!
@@ -46,11 +58,14 @@
 //!
 //! All methods must run within a Tokio runtime.
 
+#![warn(missing_docs)]
+
 mod error;
 mod hot;
 mod options;
 mod schema;
 mod store;
+mod watch;
 
 pub use error::SqliteOpenError;
 pub use options::SqliteOptions;

@@ -20,10 +20,11 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::error::{unavailable, SqliteOpenError};
+use crate::error::{unavailable, Failure, SqliteOpenError};
 use crate::hot::HotCache;
 use crate::options::SqliteOptions;
 use crate::schema;
+use crate::watch::CommitWatch;
 
 /// Photos and their renditions in one SQLite file (WAL mode, `synchronous=FULL`): a
 /// [`PhotoStore`] and a [`RenditionCache`]. Cheap to share behind an `Arc`; see the crate
@@ -38,6 +39,13 @@ pub struct SqliteStore {
     writer: Mutex<()>,
     acquire_timeout: std::time::Duration,
     hot: HotCache,
+    /// Whether anything was committed since a hot entry was confirmed; `None` where it
+    /// cannot be used (read-only, no hot cache, not proven at open).
+    watch: Option<CommitWatch>,
+    /// A connection held for the store's whole life, outside the pool: while it is open,
+    /// SQLite neither removes nor reinitialises the WAL index the watch reads, whatever the
+    /// pool does with its own connections.
+    anchor: std::sync::Mutex<Option<SqliteConnection>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -99,14 +107,30 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Full),
         );
 
-        let mut setup: SqliteConnection = connect
-            .connect()
-            .await
-            .map_err(|e| schema::open_error(&file, needed, &e))?;
-        let prepared = schema::prepare(&file, &mut setup, options.read_only, !exists).await;
-        // Closing is tidy-up; whether the file was fit to use is what `prepared` says.
-        let _ = setup.close().await;
-        prepared?;
+        let mut setup: SqliteConnection = connect.connect().await.map_err(|e| {
+            // The directory exists (it was just made or found): a new file that cannot be
+            // made there is a directory we may not write to.
+            let denied = matches!(
+                Failure::of(&e),
+                Failure::CannotOpen | Failure::Permission | Failure::ReadOnly
+            );
+            match schema::open_error(&file, needed, &e) {
+                SqliteOpenError::Open { path, .. } if !exists && denied => {
+                    SqliteOpenError::ReadOnly { path, needed }
+                }
+                other => other,
+            }
+        })?;
+        if let Err(refused) = schema::prepare(&file, &mut setup, options.read_only, !exists).await {
+            // Closing is tidy-up; the refusal is the answer.
+            let _ = setup.close().await;
+            return Err(refused);
+        }
+        let watch = if options.read_only || options.hot_cache_bytes == 0 {
+            None
+        } else {
+            prove_watch(&file, &mut setup).await
+        };
 
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -123,6 +147,8 @@ impl SqliteStore {
             writer: Mutex::new(()),
             acquire_timeout: options.acquire_timeout,
             hot: HotCache::new(options.hot_cache_bytes),
+            watch,
+            anchor: std::sync::Mutex::new(Some(setup)),
         })
     }
 
@@ -136,6 +162,14 @@ impl SqliteStore {
     /// already on disk; it only ends the store's use of the file tidily.
     pub async fn close(&self) {
         self.pool.close().await;
+        let anchor = self
+            .anchor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(anchor) = anchor {
+            let _ = anchor.close().await;
+        }
     }
 
     /// This process's turn to write, waited for at most the acquire timeout.
@@ -160,6 +194,25 @@ impl SqliteStore {
             .await
             .map_err(|e| unavailable(doing, &e))
     }
+}
+
+/// The watch over `path`'s WAL index, once a commit made through `conn` was seen to change
+/// it: proof that it reads the index SQLite uses. The commit records the schema version in
+/// the file's header (`user_version`), a harmless write. `None` (reads then always ask the
+/// database) when anything stands in the way: no index file, a lock, a read-only file.
+async fn prove_watch(path: &Path, conn: &mut SqliteConnection) -> Option<CommitWatch> {
+    let watch = CommitWatch::open(path)?;
+    let before = watch.stamp()?;
+    let mark = format!("PRAGMA user_version = {}", schema::LATEST_VERSION);
+    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(mark))
+        .execute(&mut *conn)
+        .await
+    {
+        tracing::debug!(error = %e, "SQLite store: hot reads will ask the database");
+        return None;
+    }
+    let after = watch.stamp()?;
+    (after != before).then_some(watch)
 }
 
 /// A [`PhotoKey`] as the four columns of the `photos` table's unique key.
@@ -204,6 +257,19 @@ macro_rules! by_key {
     };
 }
 
+/// `head` (ending in `WHERE `) completed with the photo's key (`?1` to `?4`) and
+/// `condition`: the tags of `OneOf` are parameters `?first` on.
+fn conditional(head: &str, condition: &Precondition, first: usize) -> String {
+    let mut sql = format!("{head}{}", by_key!());
+    if let Precondition::OneOf(tags) = condition {
+        let list: Vec<String> = (first..first + tags.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        sql.push_str(&format!(" AND etag IN ({})", list.join(", ")));
+    }
+    sql
+}
+
 fn format_name(format: ImageFormat) -> &'static str {
     match format {
         ImageFormat::Jpeg => "jpeg",
@@ -245,12 +311,12 @@ fn bad_row(doing: &'static str) -> StoreError {
 }
 
 /// The photo in a `(etag, format, width, height, bytes)` row; `bytes` is NULL when the
-/// caller holds them already (`cached`, which is then returned: `true`).
+/// caller holds them already (`cached`, which is then returned).
 fn photo_of(
     row: &SqliteRow,
     cached: Option<StoredPhoto>,
     doing: &'static str,
-) -> Result<(StoredPhoto, bool), StoreError> {
+) -> Result<StoredPhoto, StoreError> {
     let get = || -> Result<_, sqlx::Error> {
         Ok((
             row.try_get::<String, _>(0)?,
@@ -262,17 +328,14 @@ fn photo_of(
     };
     let (etag, format, width, height, bytes) = get().map_err(|e| unavailable(doing, &e))?;
     match (bytes, cached) {
-        (None, Some(cached)) if cached.etag.opaque() == etag => Ok((cached, true)),
-        (Some(bytes), _) => Ok((
-            StoredPhoto {
-                bytes: Bytes::from(bytes),
-                format: parse_format(&format).ok_or_else(|| bad_row(doing))?,
-                width: u32::try_from(width).map_err(|_| bad_row(doing))?,
-                height: u32::try_from(height).map_err(|_| bad_row(doing))?,
-                etag: ETag::new(etag),
-            },
-            false,
-        )),
+        (None, Some(cached)) if cached.etag.opaque() == etag => Ok(cached),
+        (Some(bytes), _) => Ok(StoredPhoto {
+            bytes: Bytes::from(bytes),
+            format: parse_format(&format).ok_or_else(|| bad_row(doing))?,
+            width: u32::try_from(width).map_err(|_| bad_row(doing))?,
+            height: u32::try_from(height).map_err(|_| bad_row(doing))?,
+            etag: ETag::new(etag),
+        }),
         (None, _) => Err(bad_row(doing)),
     }
 }
@@ -282,7 +345,13 @@ impl PhotoStore for SqliteStore {
     async fn get(&self, key: &PhotoKey) -> Result<Option<StoredPhoto>, StoreError> {
         const DOING: &str = "reading a photo";
         let cols = KeyColumns::of(key);
-        let cached = self.hot.get(key);
+        // Read before the database is asked: a commit after this point changes the stamp.
+        let now = self.watch.as_ref().and_then(CommitWatch::stamp);
+        let cached = match self.hot.get(key) {
+            Some((photo, Some(confirmed))) if Some(confirmed) == now => return Ok(Some(photo)),
+            Some((photo, _)) => Some(photo),
+            None => None,
+        };
         // One statement either way: the blob is read only when the cached version (if any)
         // is not the stored one. `etag = NULL` is never true, so without a cached version
         // the bytes always come.
@@ -302,10 +371,8 @@ impl PhotoStore for SqliteStore {
             self.hot.remove(key);
             return Ok(None);
         };
-        let (photo, from_cache) = photo_of(&row, cached, DOING)?;
-        if !from_cache {
-            self.hot.insert(key, photo.clone());
-        }
+        let photo = photo_of(&row, cached, DOING)?;
+        self.hot.insert(key, photo.clone(), now);
         Ok(Some(photo))
     }
 
@@ -318,109 +385,95 @@ impl PhotoStore for SqliteStore {
         const DOING: &str = "storing a photo";
         let cols = KeyColumns::of(key);
         let stored = StoredPhoto::from(photo);
-        let _turn = self.writer_turn(DOING).await?;
-        let mut tx = self.begin_write(DOING).await?;
-        let written = async {
-            let current: Option<String> = bind_key!(sqlx::query_as::<_, (String,)>(concat!(
-                    "SELECT etag FROM photos WHERE ",
-                    by_key!()
-                )), cols)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|(etag,)| etag);
-            if !condition.holds(current.map(ETag::new).as_ref()) {
-                return Ok(false);
-            }
-            let (id,): (i64,) = bind_key!(sqlx::query_as(
+        // Each case is one statement, so its own transaction: SQLite takes the write lock as
+        // the statement starts (as BEGIN IMMEDIATE would) and holds it through the check in
+        // its WHERE clause and the write, a compare-and-swap. The renditions of the version
+        // replaced go in the same statement (trigger `photo_replaced`). One statement is
+        // also one trip to the connection's thread: a durable put costs what a bare insert
+        // costs.
+        let statement = match condition {
+            Precondition::None => bind_key!(
+                sqlx::query(
                     "INSERT INTO photos \
-                     (tenant, owner_kind, owner_id, contact_id, format, width, height, etag, bytes) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-                     ON CONFLICT (tenant, owner_kind, owner_id, contact_id) DO UPDATE SET \
-                     format = excluded.format, width = excluded.width, \
-                     height = excluded.height, etag = excluded.etag, bytes = excluded.bytes \
-                     RETURNING id",
-                ), cols)
-                .bind(format_name(stored.format))
-                .bind(i64::from(stored.width))
-                .bind(i64::from(stored.height))
-                .bind(stored.etag.opaque().to_owned())
-                .bind(stored.bytes.to_vec())
-                .fetch_one(&mut *tx)
-                .await?;
-            // Renditions of the version just replaced are of no use to anyone any more.
-            sqlx::query("DELETE FROM rendition_sets WHERE photo_id = ?1 AND etag <> ?2")
-                .bind(id)
-                .bind(stored.etag.opaque().to_owned())
-                .execute(&mut *tx)
-                .await?;
-            Ok::<_, sqlx::Error>(true)
-        }
-        .await;
-        match written {
-            Ok(true) => {
-                tx.commit().await.map_err(|e| unavailable(DOING, &e))?;
-                self.hot.insert(key, stored.clone());
-                Ok(stored)
+                 (tenant, owner_kind, owner_id, contact_id, format, width, height, etag, bytes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (tenant, owner_kind, owner_id, contact_id) DO UPDATE SET \
+                 format = excluded.format, width = excluded.width, \
+                 height = excluded.height, etag = excluded.etag, bytes = excluded.bytes"
+                ),
+                cols
+            ),
+            Precondition::OneOf(tags) if tags.is_empty() => {
+                return Err(StoreError::PreconditionFailed)
             }
-            Ok(false) => {
-                rollback(tx).await;
-                Err(StoreError::PreconditionFailed)
-            }
-            Err(e) => {
-                rollback(tx).await;
-                Err(unavailable(DOING, &e))
+            // If-Match: only a stored photo can match, so an UPDATE: no row, no write.
+            Precondition::Exists | Precondition::OneOf(_) => bind_key!(
+                sqlx::query(sqlx::AssertSqlSafe(conditional(
+                    "UPDATE photos SET format = ?5, width = ?6, height = ?7, etag = ?8, \
+                     bytes = ?9 WHERE ",
+                    condition,
+                    10,
+                ))),
+                cols
+            ),
+        };
+        let mut statement = statement
+            .bind(format_name(stored.format))
+            .bind(i64::from(stored.width))
+            .bind(i64::from(stored.height))
+            .bind(stored.etag.opaque().to_owned())
+            .bind(stored.bytes.to_vec());
+        if let Precondition::OneOf(tags) = condition {
+            for tag in tags {
+                statement = statement.bind(tag.opaque().to_owned());
             }
         }
+        let _turn = self.writer_turn(DOING).await?;
+        let written = statement
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable(DOING, &e))?;
+        if written.rows_affected() == 0 {
+            return Err(StoreError::PreconditionFailed);
+        }
+        // Not confirmed: another process may commit right after this one.
+        self.hot.insert(key, stored.clone(), None);
+        Ok(stored)
     }
 
     async fn delete(&self, key: &PhotoKey, condition: &Precondition) -> Result<(), StoreError> {
         const DOING: &str = "deleting a photo";
         let cols = KeyColumns::of(key);
-        let _turn = self.writer_turn(DOING).await?;
-        let mut tx = self.begin_write(DOING).await?;
-        let deleted = async {
-            let current: Option<String> = bind_key!(
-                sqlx::query_as::<_, (String,)>(concat!(
-                    "SELECT etag FROM photos WHERE ",
-                    by_key!()
-                )),
-                cols
-            )
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|(etag,)| etag);
-            let current = current.map(ETag::new);
-            // The precondition first, then NotFound (the port's order).
-            if !condition.holds(current.as_ref()) {
-                return Ok(Err(StoreError::PreconditionFailed));
-            }
-            if current.is_none() {
-                return Ok(Err(StoreError::NotFound));
-            }
-            // Its renditions go with it (ON DELETE CASCADE).
-            bind_key!(
-                sqlx::query(concat!("DELETE FROM photos WHERE ", by_key!())),
-                cols
-            )
-            .execute(&mut *tx)
-            .await?;
-            Ok::<_, sqlx::Error>(Ok(()))
+        if matches!(condition, Precondition::OneOf(tags) if tags.is_empty()) {
+            return Err(StoreError::PreconditionFailed);
         }
-        .await;
-        match deleted {
-            Ok(Ok(())) => {
-                tx.commit().await.map_err(|e| unavailable(DOING, &e))?;
-                self.hot.remove(key);
-                Ok(())
+        // One statement, checked and applied under the write lock as for `put`; its
+        // renditions go with it (ON DELETE CASCADE).
+        let mut statement = bind_key!(
+            sqlx::query(sqlx::AssertSqlSafe(conditional(
+                "DELETE FROM photos WHERE ",
+                condition,
+                5
+            ))),
+            cols
+        );
+        if let Precondition::OneOf(tags) = condition {
+            for tag in tags {
+                statement = statement.bind(tag.opaque().to_owned());
             }
-            Ok(Err(refused)) => {
-                rollback(tx).await;
-                Err(refused)
-            }
-            Err(e) => {
-                rollback(tx).await;
-                Err(unavailable(DOING, &e))
-            }
+        }
+        let _turn = self.writer_turn(DOING).await?;
+        let deleted = statement
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable(DOING, &e))?;
+        self.hot.remove(key);
+        match (deleted.rows_affected(), condition) {
+            (0, Precondition::None) => Err(StoreError::NotFound),
+            // With a condition, a missing photo fails it too: the port checks the condition
+            // before NotFound.
+            (0, _) => Err(StoreError::PreconditionFailed),
+            _ => Ok(()),
         }
     }
 
@@ -615,6 +668,60 @@ mod tests {
         ValidatedPhoto::for_testkit(Bytes::from(vec![b'x'; len]), ImageFormat::Jpeg, 10, 10)
     }
 
+    /// The hot path's watch is in use on a normal store, and it sees commits made through
+    /// another store (another process's, as far as the watch can tell).
+    #[tokio::test]
+    async fn the_commit_watch_is_proven_and_sees_other_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("watch.db");
+        let a = SqliteStore::open(&path, SqliteOptions::default())
+            .await
+            .unwrap();
+        let b = SqliteStore::open(&path, SqliteOptions::default())
+            .await
+            .unwrap();
+        let watch = a
+            .watch
+            .as_ref()
+            .expect("the watch should be proven at open");
+        let before = watch.stamp().unwrap();
+        assert_eq!(watch.stamp(), Some(before), "no commit, no change");
+        PhotoStore::put(&b, &key("x"), photo(10), &Precondition::None)
+            .await
+            .unwrap();
+        assert_ne!(watch.stamp(), Some(before));
+
+        let no_cache = SqliteOptions {
+            hot_cache_bytes: 0,
+            ..SqliteOptions::default()
+        };
+        let c = SqliteStore::open(&path, no_cache).await.unwrap();
+        assert!(c.watch.is_none());
+    }
+
+    /// The durability settings are those of every connection the store writes through.
+    #[tokio::test]
+    async fn every_connection_is_wal_and_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db"), SqliteOptions::default())
+            .await
+            .unwrap();
+        let mut held = Vec::new();
+        for _ in 0..SqliteOptions::DEFAULT_MAX_CONNECTIONS {
+            let mut conn = store.pool.acquire().await.unwrap();
+            let pragmas: (String, i64, i64, i64) = sqlx::query_as(
+                "SELECT * FROM pragma_journal_mode, pragma_synchronous, pragma_foreign_keys, \
+                 pragma_busy_timeout",
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+            // synchronous: 2 is FULL.
+            assert_eq!(pragmas, ("wal".to_owned(), 2, 1, 5000));
+            held.push(conn);
+        }
+    }
+
     /// A full disk, staged with SQLite's own cap on the file's size (`max_page_count` cannot
     /// go below the current size, so `1` means "not one page more"): writes answer
     /// Unavailable, reads go on, and nothing half-written is left.
@@ -643,7 +750,10 @@ mod tests {
             ))
         );
         let replace = PhotoStore::put(&full, &key("a"), photo(300_000), &Precondition::None).await;
-        assert!(matches!(replace, Err(StoreError::Unavailable(_))), "{replace:?}");
+        assert!(
+            matches!(replace, Err(StoreError::Unavailable(_))),
+            "{replace:?}"
+        );
         assert_eq!(PhotoStore::get(&full, &key("a")).await.unwrap(), Some(kept));
         assert_eq!(PhotoStore::get(&full, &key("b")).await.unwrap(), None);
         assert_eq!(full.keys().await.unwrap(), vec![key("a")]);

@@ -80,3 +80,63 @@ async fn a_cached_photo_is_validated_against_the_file() {
     assert_eq!(again.etag, v1.etag);
     assert_eq!(a.get(&key).await.unwrap().as_ref(), Some(&v1));
 }
+
+const CHILD_ENV: &str = "ADAPTER_SQLITE_WRITER_CHILD";
+
+/// Not a test of its own: the other process of the test below. Without the variable (a
+/// normal test run) it returns at once.
+#[tokio::test]
+async fn writer_child_process() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let (path, action) = spec.rsplit_once('|').unwrap();
+    let store = open(std::path::Path::new(path)).await;
+    let key = user("t", "shared");
+    match action {
+        "put" => {
+            store
+                .put(&key, photo("from the child", 3000), &Precondition::None)
+                .await
+                .unwrap();
+        }
+        _ => store.delete(&key, &Precondition::None).await.unwrap(),
+    }
+}
+
+/// The hot cache against a real second process writing the file (its own SQLite library
+/// instance, its own mapping of the WAL index).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hot_photo_replaced_by_another_process_is_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let store = open(&path).await;
+    let key = user("t", "shared");
+    let mine = store
+        .put(&key, photo("mine", 1000), &Precondition::None)
+        .await
+        .unwrap();
+    // Read twice: confirmed by the database, then served from memory.
+    for _ in 0..2 {
+        assert_eq!(store.get(&key).await.unwrap().as_ref(), Some(&mine));
+    }
+    let child = |action: &str| {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "contract::writer_child_process",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, format!("{}|{action}", path.display()))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the child failed: {status}");
+    };
+    child("put");
+    let theirs = store.get(&key).await.unwrap().expect("the child's photo");
+    assert_eq!(theirs.bytes, photo("from the child", 3000).bytes());
+    assert_eq!(store.get(&key).await.unwrap().as_ref(), Some(&theirs));
+    child("delete");
+    assert_eq!(store.get(&key).await.unwrap(), None);
+}
