@@ -102,14 +102,14 @@ fn three_replicas_over_one_database_behave_as_one_server() {
     assert_eq!(statuses, [200, 412, 412, 412, 412, 412], "{statuses:?}");
 
     // A delete on C is seen by A.
-    let resp = http
-        .delete(c.url(path))
-        .bearer_auth(&token)
-        .send()
-        .unwrap();
+    let resp = http.delete(c.url(path)).bearer_auth(&token).send().unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     assert_eq!(get(&http, a, path, &token).0, 404);
-    assert_eq!(get(&http, b, &size, &token).0, 404, "no size outlives its photo");
+    assert_eq!(
+        get(&http, b, &size, &token).0,
+        404,
+        "no size outlives its photo"
+    );
 }
 
 #[test]
@@ -136,7 +136,11 @@ fn a_database_outage_answers_503_and_heals_by_itself() {
         };
         let resp = request.bearer_auth(&token).send().unwrap();
         let elapsed = started.elapsed();
-        assert_eq!(resp.status().as_u16(), 503, "{method} with the database down");
+        assert_eq!(
+            resp.status().as_u16(),
+            503,
+            "{method} with the database down"
+        );
         assert!(
             elapsed < Duration::from_secs(15),
             "{method}: the 503 took {elapsed:?}"
@@ -160,7 +164,10 @@ fn a_database_outage_answers_503_and_heals_by_itself() {
             assert!(body == photo);
             break;
         }
-        assert!(Instant::now() < deadline, "still {status} after the database came back");
+        assert!(
+            Instant::now() < deadline,
+            "still {status} after the database came back"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     put(&http, &server, path, &token, support::unique_png(33));
