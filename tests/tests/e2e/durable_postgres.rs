@@ -173,3 +173,54 @@ fn a_database_outage_answers_503_and_heals_by_itself() {
     put(&http, &server, path, &token, support::unique_png(33));
     server.terminate();
 }
+
+#[test]
+fn photos_move_from_the_sqlite_default_to_postgres_with_export_and_import() {
+    let db = database();
+    let from = data_dir();
+    let http = client();
+    let token = writer_token();
+    let server = Server::start(from.path(), &[]);
+    let mut written = Vec::new();
+    for (n, path) in targets().iter().enumerate() {
+        let photo = support::unique_png(500 + u32::try_from(n).unwrap());
+        written.push((
+            path.clone(),
+            put(&http, &server, path, &token, photo.clone()),
+            photo,
+        ));
+    }
+    server.terminate();
+
+    let folder = tempfile::tempdir().unwrap();
+    let export = folder.path().join("export");
+    let from_dir = from.path().to_str().unwrap();
+    let out = support::run(&["export", "--data-dir", from_dir, export.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = support::run(&["import", "--store", db.url(), export.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The report names the store without its password (the test database has none) and the count.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 5 photo(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let to = data_dir();
+    let server = Server::start(to.path(), &["--store", db.url()]);
+    for (path, etag, photo) in &written {
+        let (status, got, body) = get(&http, &server, path, &token);
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(got.as_deref(), Some(etag.as_str()), "{path}");
+        assert!(body == *photo, "{path}");
+    }
+    server.terminate();
+}
