@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use photo_core::ids::{ObjectId, UserRef};
 use photo_core::ports::{
-    AccountKind, Directory, DirectoryEntry, DirectoryError, PhotoKey, PhotoOwner,
+    AccountKind, Directory, DirectoryEntry, DirectoryError, DirectoryQuery, PhotoKey, PhotoOwner,
 };
 use photo_core::principal::TenantId;
-use photo_core::target::{Owner, Target};
 use serde::{Deserialize, Serialize};
 
 /// The directory file (spec E2): every tenant with its users, groups, contact folders and
@@ -343,10 +343,10 @@ impl MemDirectory {
     /// `user` as given.
     fn user<'a>(
         view: Option<View<'a>>,
-        user: &str,
+        user: &UserRef,
     ) -> Result<(View<'a>, usize, &'a UserData), DirectoryError> {
-        view.and_then(|v| v.user(user).map(|(i, found)| (v, i, found)))
-            .ok_or_else(|| DirectoryError::UserNotFound(user.to_owned()))
+        view.and_then(|v| v.user(user.as_str()).map(|(i, found)| (v, i, found)))
+            .ok_or_else(|| DirectoryError::UserNotFound(user.clone()))
     }
 }
 
@@ -462,39 +462,23 @@ fn validate(data: &DirectoryData) -> Result<(), DirectoryDataError> {
 
 #[async_trait]
 impl Directory for MemDirectory {
-    async fn is_same_user(
+    async fn lookup(
         &self,
         tenant: &TenantId,
-        caller_id: &str,
-        user: &str,
-    ) -> Result<bool, DirectoryError> {
-        Ok(self
-            .view(tenant)
-            .and_then(|v| v.user(user))
-            .is_some_and(|(_, found)| found.id.eq_ignore_ascii_case(caller_id)))
-    }
-
-    async fn resolve<'a>(
-        &self,
-        tenant: &TenantId,
-        caller_id: Option<&'a str>,
-        target: &Target,
+        query: &DirectoryQuery,
     ) -> Result<DirectoryEntry, DirectoryError> {
-        self.find(tenant, caller_id, target)
+        self.find(tenant, query)
     }
 }
 
 impl MemDirectory {
-    /// [`Directory::resolve`], which never waits.
+    /// [`Directory::lookup`], which never waits.
     fn find(
         &self,
         tenant: &TenantId,
-        caller_id: Option<&str>,
-        target: &Target,
+        query: &DirectoryQuery,
     ) -> Result<DirectoryEntry, DirectoryError> {
         let view = self.view(tenant);
-        // An application token has no `/me`; the service refuses it before asking (spec D4).
-        let caller = || caller_id.ok_or_else(|| DirectoryError::UserNotFound("me".to_owned()));
         let entry = |owner, account| DirectoryEntry {
             key: PhotoKey {
                 tenant: tenant.clone(),
@@ -502,19 +486,15 @@ impl MemDirectory {
             },
             account,
         };
-        match target {
-            Target::Me | Target::User(_) => {
-                let name = match target {
-                    Target::User(user) => user.as_str(),
-                    _ => caller()?,
-                };
+        match query {
+            DirectoryQuery::User(name) => {
                 let (_, _, user) = Self::user(view, name)?;
                 Ok(entry(
                     PhotoOwner::User(user.id.as_str().into()),
                     user.account_kind,
                 ))
             }
-            Target::Group(group) => {
+            DirectoryQuery::Group(group) => {
                 let found = view
                     .and_then(|v| v.group(group))
                     .ok_or_else(|| DirectoryError::GroupNotFound(group.clone()))?;
@@ -523,29 +503,37 @@ impl MemDirectory {
                     AccountKind::WorkOrSchool,
                 ))
             }
-            Target::Contact { owner, folder, id } => {
-                let name = match owner {
-                    Owner::Me => caller()?,
-                    Owner::User(user) => user.as_str(),
-                };
-                let (v, u, user) = Self::user(view, name)?;
+            DirectoryQuery::Contact {
+                owner,
+                folder,
+                contact,
+            } => {
+                let (v, u, user) = Self::user(view, owner)?;
+                let owner = ObjectId::new(user.id.as_str());
                 if let Some(folder) = folder {
                     if v.folder(u, folder).is_none() {
-                        return Err(DirectoryError::ContactFolderNotFound(folder.clone()));
+                        return Err(DirectoryError::ContactFolderNotFound {
+                            owner,
+                            folder: folder.clone(),
+                        });
                     }
                 }
-                v.contact(u, id)
+                match v
+                    .contact(u, contact)
                     .filter(|c| folder.is_none() || c.folder_id == *folder)
-                    .ok_or_else(|| DirectoryError::ContactNotFound(id.clone()))
-                    .map(|c| {
-                        entry(
-                            PhotoOwner::Contact {
-                                user: user.id.as_str().into(),
-                                contact: c.id.as_str().into(),
-                            },
-                            user.account_kind,
-                        )
-                    })
+                {
+                    Some(c) => Ok(entry(
+                        PhotoOwner::Contact {
+                            user: owner,
+                            contact: c.id.as_str().into(),
+                        },
+                        user.account_kind,
+                    )),
+                    None => Err(DirectoryError::ContactNotFound {
+                        owner,
+                        contact: contact.clone(),
+                    }),
+                }
             }
         }
     }

@@ -7,12 +7,12 @@ use std::time::Duration;
 use adapter_memstore::{seed, MemDirectory, MemPhotoStore};
 use async_trait::async_trait;
 use photo_core::etag::{ETag, Precondition};
+use photo_core::ids::{ObjectId, UserRef};
 use photo_core::ports::{
-    Directory, DirectoryEntry, DirectoryError, PhotoKey, PhotoOwner, PhotoStore, StoreError,
-    StoredPhoto, ValidatedPhoto,
+    Directory, DirectoryEntry, DirectoryError, DirectoryQuery, PhotoKey, PhotoOwner, PhotoStore,
+    StoreError, StoredPhoto, ValidatedPhoto,
 };
 use photo_core::principal::TenantId;
-use photo_core::target::Target;
 use photo_core::testkit::{check_directory, check_photo_store, DirectoryFixture};
 
 #[derive(Clone, Copy)]
@@ -202,11 +202,12 @@ async fn a_store_mixing_up_owner_kinds_fails() {
 
 #[derive(Clone, Copy)]
 enum DirectoryBug {
-    MissingUserIsAnError,
+    MissingOwnerIsContactNotFound,
     CaseSensitiveIds,
     LooksInEveryTenant,
     IgnoresFolders,
     NormalisesNotFoundIds,
+    OwnerAsGivenInErrors,
 }
 
 struct BrokenDirectory {
@@ -214,48 +215,53 @@ struct BrokenDirectory {
     bug: DirectoryBug,
 }
 
-#[async_trait]
-impl Directory for BrokenDirectory {
-    async fn is_same_user(
-        &self,
-        tenant: &TenantId,
-        caller_id: &str,
-        user: &str,
-    ) -> Result<bool, DirectoryError> {
-        match self.bug {
-            DirectoryBug::MissingUserIsAnError => {
-                match self
-                    .inner
-                    .resolve(tenant, None, &Target::User(user.into()))
-                    .await
-                {
-                    Ok(entry) => Ok(matches!(
-                        entry.key.owner,
-                        PhotoOwner::User(id) if id.as_str().eq_ignore_ascii_case(caller_id)
-                    )),
-                    Err(e) => Err(e),
-                }
-            }
-            DirectoryBug::CaseSensitiveIds => Ok(caller_id == user),
-            _ => self.inner.is_same_user(tenant, caller_id, user).await,
+impl BrokenDirectory {
+    /// The user a query names, as the request named them.
+    fn named_user(query: &DirectoryQuery) -> Option<&UserRef> {
+        match query {
+            DirectoryQuery::User(user) | DirectoryQuery::Contact { owner: user, .. } => Some(user),
+            DirectoryQuery::Group(_) => None,
         }
     }
+}
 
-    async fn resolve<'a>(
+#[async_trait]
+impl Directory for BrokenDirectory {
+    async fn lookup(
         &self,
         tenant: &TenantId,
-        caller_id: Option<&'a str>,
-        target: &Target,
+        query: &DirectoryQuery,
     ) -> Result<DirectoryEntry, DirectoryError> {
-        match (self.bug, target) {
-            (DirectoryBug::LooksInEveryTenant, _) => {
-                let mut result = self.inner.resolve(tenant, caller_id, target).await;
+        let found = self.inner.lookup(tenant, query).await;
+        match self.bug {
+            DirectoryBug::MissingOwnerIsContactNotFound => match (query, found) {
+                (
+                    DirectoryQuery::Contact { owner, contact, .. },
+                    Err(DirectoryError::UserNotFound(_)),
+                ) => Err(DirectoryError::ContactNotFound {
+                    owner: ObjectId::new(owner.as_str()),
+                    contact: contact.clone(),
+                }),
+                (_, found) => found,
+            },
+            DirectoryBug::CaseSensitiveIds => match Self::named_user(query) {
+                Some(user) => {
+                    let exact = self.inner.find_user(user.as_str()).is_some_and(|(_, u)| {
+                        u.id == user.as_str() || u.user_principal_name == user.as_str()
+                    });
+                    if exact {
+                        found
+                    } else {
+                        Err(DirectoryError::UserNotFound(user.clone()))
+                    }
+                }
+                None => found,
+            },
+            DirectoryBug::LooksInEveryTenant => {
+                let mut result = found;
                 for other in [seed::CONTOSO_TENANT, seed::FABRIKAM_TENANT] {
                     if result.is_err() {
-                        let found = self
-                            .inner
-                            .resolve(&TenantId::new(other), caller_id, target)
-                            .await;
+                        let found = self.inner.lookup(&TenantId::new(other), query).await;
                         if found.is_ok() {
                             result = found;
                         }
@@ -263,25 +269,37 @@ impl Directory for BrokenDirectory {
                 }
                 result
             }
-            (DirectoryBug::IgnoresFolders, Target::Contact { owner, id, .. }) => {
-                let target = Target::Contact {
-                    owner: owner.clone(),
-                    folder: None,
-                    id: id.clone(),
-                };
-                self.inner.resolve(tenant, caller_id, &target).await
-            }
-            (DirectoryBug::NormalisesNotFoundIds, _) => self
-                .inner
-                .resolve(tenant, caller_id, target)
-                .await
-                .map_err(|e| match e {
-                    DirectoryError::UserNotFound(id) => {
-                        DirectoryError::UserNotFound(id.to_lowercase())
+            DirectoryBug::IgnoresFolders => match query {
+                DirectoryQuery::Contact { owner, contact, .. } => {
+                    let query = DirectoryQuery::Contact {
+                        owner: owner.clone(),
+                        folder: None,
+                        contact: contact.clone(),
+                    };
+                    self.inner.lookup(tenant, &query).await
+                }
+                _ => found,
+            },
+            DirectoryBug::NormalisesNotFoundIds => found.map_err(|e| match e {
+                DirectoryError::UserNotFound(id) => {
+                    DirectoryError::UserNotFound(id.as_str().to_lowercase().into())
+                }
+                other => other,
+            }),
+            // What an adapter that copies the query into the error instead of the user it
+            // found would answer: right for a query by the exact object id, wrong for a UPN.
+            DirectoryBug::OwnerAsGivenInErrors => {
+                let as_given = Self::named_user(query).map(|u| ObjectId::new(u.as_str()));
+                match (found, as_given) {
+                    (Err(DirectoryError::ContactNotFound { contact, .. }), Some(owner)) => {
+                        Err(DirectoryError::ContactNotFound { owner, contact })
                     }
-                    other => other,
-                }),
-            _ => self.inner.resolve(tenant, caller_id, target).await,
+                    (Err(DirectoryError::ContactFolderNotFound { folder, .. }), Some(owner)) => {
+                        Err(DirectoryError::ContactFolderNotFound { owner, folder })
+                    }
+                    (found, _) => found,
+                }
+            }
         }
     }
 }
@@ -307,10 +325,10 @@ async fn check_broken_directory(bug: DirectoryBug) {
 }
 
 #[tokio::test]
-async fn a_directory_failing_on_a_missing_user_in_is_same_user_fails() {
+async fn a_directory_answering_contact_not_found_for_a_missing_owner_fails() {
     assert_kit_reports(
-        check_broken_directory(DirectoryBug::MissingUserIsAnError),
-        "is_same_user is Ok(false), not an error, for a user that does not exist",
+        check_broken_directory(DirectoryBug::MissingOwnerIsContactNotFound),
+        "a contact of an unknown user is UserNotFound carrying the owner reference as given",
     )
     .await;
 }
@@ -319,7 +337,7 @@ async fn a_directory_failing_on_a_missing_user_in_is_same_user_fails() {
 async fn a_case_sensitive_directory_fails() {
     assert_kit_reports(
         check_broken_directory(DirectoryBug::CaseSensitiveIds),
-        "is_same_user compares object ids case-insensitively",
+        "a user is found by object id and userPrincipalName in any case",
     )
     .await;
 }
@@ -337,7 +355,7 @@ async fn a_directory_looking_in_every_tenant_fails() {
 async fn a_directory_ignoring_contact_folders_fails() {
     assert_kit_reports(
         check_broken_directory(DirectoryBug::IgnoresFolders),
-        "a folder path finds only contacts in that folder",
+        "a folder query finds only contacts in that folder",
     )
     .await;
 }
@@ -346,7 +364,16 @@ async fn a_directory_ignoring_contact_folders_fails() {
 async fn a_directory_normalising_not_found_ids_fails() {
     assert_kit_reports(
         check_broken_directory(DirectoryBug::NormalisesNotFoundIds),
-        "an unknown user is UserNotFound carrying the id as given",
+        "an unknown user is UserNotFound carrying the reference as given",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_directory_with_the_wrong_owner_id_in_not_found_errors_fails() {
+    assert_kit_reports(
+        check_broken_directory(DirectoryBug::OwnerAsGivenInErrors),
+        "ContactNotFound and ContactFolderNotFound carry the owner's object id",
     )
     .await;
 }

@@ -1,4 +1,5 @@
-//! Identifiers of directory objects, as the directory spells them.
+//! Identifiers of directory objects: as the directory spells them ([`ObjectId`]) and as a
+//! request names a user ([`UserRef`]).
 
 use std::fmt;
 
@@ -48,5 +49,57 @@ impl PartialEq<str> for ObjectId {
 impl PartialEq<&str> for ObjectId {
     fn eq(&self, other: &&str) -> bool {
         self.0 == *other
+    }
+}
+
+/// A user as a request names one: an object id or a userPrincipalName, spelled as the request
+/// gave it (`/users/{id | userPrincipalName}`), or the caller's object id for `/me`.
+///
+/// Not canonical, unlike [`ObjectId`]: a `Directory` adapter compares it case-insensitively
+/// and answers with the user's [`ObjectId`]. Equality here is exact, so that an error can carry
+/// the reference as it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserRef(String);
+
+impl UserRef {
+    /// A user reference as the request gave it.
+    pub fn new(user: impl Into<String>) -> Self {
+        Self(user.into())
+    }
+
+    /// The reference as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for UserRef {
+    fn from(user: &str) -> Self {
+        Self::new(user)
+    }
+}
+
+impl From<String> for UserRef {
+    fn from(user: String) -> Self {
+        Self(user)
+    }
+}
+
+/// A user by object id (the caller of a `/me` request, say).
+impl From<&ObjectId> for UserRef {
+    fn from(id: &ObjectId) -> Self {
+        Self::new(id.as_str())
+    }
+}
+
+impl From<ObjectId> for UserRef {
+    fn from(id: ObjectId) -> Self {
+        Self(id.0)
     }
 }

@@ -11,10 +11,9 @@ use bytes::Bytes;
 
 use crate::etag::{ETag, Precondition};
 use crate::format::ImageFormat;
-use crate::ids::ObjectId;
+use crate::ids::{ObjectId, UserRef};
 use crate::principal::TenantId;
 use crate::renditions::{RenderError, RenditionSet};
-use crate::target::Target;
 
 /// The directory object that owns a photo.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,64 +66,118 @@ pub enum AccountKind {
     Personal,
 }
 
-/// A target found in the directory.
+/// What the service asks the directory for: an object named as the request named it, except
+/// that `/me` never reaches the directory: the service has already replaced it with the
+/// caller's object id (a [`UserRef`] made from an [`ObjectId`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DirectoryQuery {
+    /// A user, by object id or userPrincipalName.
+    User(UserRef),
+    /// A group, by object id as the request gave it.
+    Group(String),
+    /// A contact of a user: in any of the user's folders when `folder` is `None`, else in
+    /// that folder only (spec E1). Folder and contact ids as the request gave them.
+    Contact {
+        /// The user whose contact this is.
+        owner: UserRef,
+        /// The contact folder, when the path names one.
+        folder: Option<String>,
+        /// The contact's id.
+        contact: String,
+    },
+}
+
+/// An object found in the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryEntry {
-    /// Where the photo of this object is stored.
+    /// Where the photo of this object is stored. Its ids are canonical (as the directory spells
+    /// them): for a user or a contact, it names the owning user's object id.
     pub key: PhotoKey,
     /// The account kind of the user the photo belongs to (the owner, for a contact).
     pub account: AccountKind,
 }
 
-/// Why the directory could not resolve a target.
+impl DirectoryEntry {
+    /// The user this photo belongs to (a user's own id, a contact's owner); `None` for a group.
+    /// With the caller's object id, it tells whether the target is "me" (spec D7 step 4).
+    pub fn owning_user(&self) -> Option<&ObjectId> {
+        match &self.key.owner {
+            PhotoOwner::User(id) | PhotoOwner::Contact { user: id, .. } => Some(id),
+            PhotoOwner::Group(_) => None,
+        }
+    }
+}
+
+/// Why the directory could not find what it was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
-    /// No user with this id or UPN in the tenant. Carries the id as the request gave it.
+    /// No user with this id or UPN in the tenant (for a contact, its owner). Carries the
+    /// reference as the query gave it.
     #[error("user '{0}' not found")]
-    UserNotFound(String),
-    /// No group with this id in the tenant.
+    UserNotFound(UserRef),
+    /// No group with this id in the tenant. Carries the id as the query gave it.
     #[error("group '{0}' not found")]
     GroupNotFound(String),
-    /// No such contact folder for this user.
-    #[error("contact folder '{0}' not found")]
-    ContactFolderNotFound(String),
-    /// No such contact for this user.
-    #[error("contact '{0}' not found")]
-    ContactNotFound(String),
+    /// The user exists but has no such contact folder.
+    #[error("contact folder '{folder}' of user {owner} not found")]
+    ContactFolderNotFound {
+        /// The object id of the user the query named (who exists).
+        owner: ObjectId,
+        /// The folder id as the query gave it.
+        folder: String,
+    },
+    /// The user exists but has no such contact (in that folder, when the query names one).
+    #[error("contact '{contact}' of user {owner} not found")]
+    ContactNotFound {
+        /// The object id of the user the query named (who exists).
+        owner: ObjectId,
+        /// The contact id as the query gave it.
+        contact: String,
+    },
     /// The directory cannot answer now; the caller may retry.
     #[error("directory unavailable: {0}")]
     Unavailable(String),
+}
+
+impl DirectoryError {
+    /// The user the query named, when they exist but the contact or folder does not: enough to
+    /// tell a contact of the caller from one of another user without asking again.
+    pub fn owning_user(&self) -> Option<&ObjectId> {
+        match self {
+            DirectoryError::ContactFolderNotFound { owner, .. }
+            | DirectoryError::ContactNotFound { owner, .. } => Some(owner),
+            _ => None,
+        }
+    }
 }
 
 /// Users, groups, contact folders and contacts, per tenant (spec E1).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Directory: Send + Sync {
-    /// Whether `user` (an object id or a userPrincipalName, as the request gave it) names the
-    /// user with object id `caller_id` in `tenant`.
-    ///
-    /// MUST compare object ids and UPNs case-insensitively. MUST return `Ok(false)`, not an
-    /// error, when `user` does not exist (a missing user is "another user", spec D7 step 4).
-    async fn is_same_user(
-        &self,
-        tenant: &TenantId,
-        caller_id: &str,
-        user: &str,
-    ) -> Result<bool, DirectoryError>;
-
-    /// Finds `target` in `tenant`. `caller_id` is the signed-in user, used for `/me` paths.
+    /// Finds the object `query` names in `tenant`: one call answers all the service needs to
+    /// know about a request's target (who owns it, whether it exists, its account kind).
     ///
     /// MUST look only inside `tenant` (an object of another tenant is not found, spec D3).
-    /// MUST return `UserNotFound`/`GroupNotFound` carrying the id as given when the user or
-    /// group does not exist (for `/me`, the caller id); `ContactFolderNotFound` when a folder
-    /// in the path does not exist for that user; `ContactNotFound` when the contact does not
-    /// exist for that user (in any folder when the path names none, else in that folder).
-    /// MUST return the same key for every path naming the same object.
-    async fn resolve<'a>(
+    /// MUST compare user object ids, userPrincipalNames and group ids case-insensitively.
+    /// MUST return the same entry for every query naming the same object, with the ids as the
+    /// directory spells them; for a user or a contact, the key MUST name the owning user's
+    /// object id.
+    /// MUST return, when the object does not exist:
+    /// - `UserNotFound` carrying the [`UserRef`] as the query gave it, when the user (for a
+    ///   contact, its owner) does not exist;
+    /// - `GroupNotFound` carrying the id as given, when the group does not exist;
+    /// - `ContactFolderNotFound` when the folder the query names is not one of the user's;
+    /// - `ContactNotFound` when the user has no such contact (in any folder when the query
+    ///   names none, else in that folder);
+    ///
+    /// the last two carrying the id as given and the user's object id, as in an entry (the
+    /// service decides 403 before 404 from it, spec D7). MUST return `Unavailable` only for
+    /// failures that say nothing about the object.
+    async fn lookup(
         &self,
         tenant: &TenantId,
-        caller_id: Option<&'a str>,
-        target: &Target,
+        query: &DirectoryQuery,
     ) -> Result<DirectoryEntry, DirectoryError>;
 }
 

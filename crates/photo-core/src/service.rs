@@ -12,10 +12,11 @@ use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
 
 use crate::error::PhotoError;
 use crate::etag::{ETag, Precondition, TagCondition};
+use crate::ids::{ObjectId, UserRef};
 use crate::policy::{authorize, Access, TargetKind};
 use crate::ports::{
-    Directory, DirectoryEntry, DirectoryError, PhotoKey, PhotoStore, Renderer, RenditionCache,
-    StoreError, StoredPhoto, ValidatedPhoto,
+    Directory, DirectoryEntry, DirectoryError, DirectoryQuery, PhotoKey, PhotoStore, Renderer,
+    RenditionCache, StoreError, StoredPhoto, ValidatedPhoto,
 };
 use crate::principal::Principal;
 use crate::renditions::{self, RenderError, Rendition, RenditionSet};
@@ -168,12 +169,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl From<DirectoryError> for PhotoError {
     fn from(error: DirectoryError) -> Self {
         match error {
-            DirectoryError::UserNotFound(id) | DirectoryError::GroupNotFound(id) => {
-                PhotoError::ResourceNotFound(id)
-            }
-            DirectoryError::ContactFolderNotFound(_) | DirectoryError::ContactNotFound(_) => {
-                PhotoError::ItemNotFound
-            }
+            DirectoryError::UserNotFound(user) => PhotoError::ResourceNotFound(user.to_string()),
+            DirectoryError::GroupNotFound(id) => PhotoError::ResourceNotFound(id),
+            DirectoryError::ContactFolderNotFound { .. }
+            | DirectoryError::ContactNotFound { .. } => PhotoError::ItemNotFound,
             DirectoryError::Unavailable(detail) => PhotoError::Unavailable(detail),
         }
     }
@@ -208,66 +207,46 @@ impl PhotoService {
         }
     }
 
-    /// What kind of target this is for this principal (D7 step 4: a user id or UPN that does
-    /// not resolve to the caller counts as another user).
-    async fn kind_of(
-        &self,
-        principal: &Principal,
-        target: &Target,
-    ) -> Result<TargetKind, PhotoError> {
-        let is_caller = |user: &str| {
-            let user = user.to_owned();
-            async move {
-                match principal {
-                    Principal::Delegated(d) => {
-                        self.directory
-                            .is_same_user(&d.tenant, &d.user_id, &user)
-                            .await
-                    }
-                    Principal::Application(_) => Ok(false),
-                }
-            }
-        };
-        Ok(match target {
-            Target::Me => TargetKind::Me,
-            Target::User(user) => {
-                if is_caller(user).await? {
-                    TargetKind::Me
-                } else {
-                    TargetKind::OtherUser
-                }
-            }
-            Target::Group(_) => TargetKind::Group,
-            Target::Contact {
-                owner: Owner::Me, ..
-            } => TargetKind::ContactOfMe,
-            Target::Contact {
-                owner: Owner::User(user),
-                ..
-            } => {
-                if is_caller(user).await? {
-                    TargetKind::ContactOfMe
-                } else {
-                    TargetKind::ContactOfOtherUser
-                }
-            }
-        })
-    }
-
-    /// D7 steps 4 and 5: authorize the kind of target, then find it in the caller's tenant.
+    /// D7 steps 4 and 5: authorize the kind of target, then find it in the caller's tenant,
+    /// with one directory lookup.
+    ///
+    /// When the kind depends on who a user id or UPN names (a delegated caller may name
+    /// themselves), the lookup comes first and its answer, found or not, decides the kind; a
+    /// "not found" is only answered after authorization, so a caller without rights gets the
+    /// same 403 whether or not the id exists. Otherwise authorization comes first and a denied
+    /// request never reaches the directory.
     async fn authorize_and_resolve(
         &self,
         principal: &Principal,
         target: &Target,
         access: Access,
     ) -> Result<(TargetKind, DirectoryEntry), PhotoError> {
-        let kind = self.kind_of(principal, target).await?;
-        authorize(principal, kind, access)?;
-        let entry = self
-            .directory
-            .resolve(principal.tenant(), principal.user_id(), target)
-            .await?;
-        Ok((kind, entry))
+        let tenant = principal.tenant();
+        let caller = principal.user_id().map(ObjectId::new);
+        let (kind, found) = match (kind_without_lookup(target), &caller) {
+            (None, Some(caller)) => {
+                let query = directory_query(target, Some(caller))?;
+                let found = self.directory.lookup(tenant, &query).await;
+                if let Err(DirectoryError::Unavailable(detail)) = found {
+                    return Err(PhotoError::Unavailable(detail));
+                }
+                let kind = kind_from_lookup(target, &found, caller);
+                authorize(principal, kind, access)?;
+                (kind, found)
+            }
+            (known, _) => {
+                // An application has no user of its own: a user it names is another user.
+                let kind = known.unwrap_or(if target.is_contact() {
+                    TargetKind::ContactOfOtherUser
+                } else {
+                    TargetKind::OtherUser
+                });
+                authorize(principal, kind, access)?;
+                let query = directory_query(target, caller.as_ref())?;
+                (kind, self.directory.lookup(tenant, &query).await)
+            }
+        };
+        Ok((kind, found?))
     }
 
     /// D7 steps 4-7 of an update, before the body is read.
@@ -497,6 +476,68 @@ impl PhotoService {
         .boxed()
         .shared()
     }
+}
+
+/// The kind of target when the path alone tells it (D7 step 4): `None` for a user named by id
+/// or UPN, who may be the caller.
+fn kind_without_lookup(target: &Target) -> Option<TargetKind> {
+    match target {
+        Target::Me => Some(TargetKind::Me),
+        Target::Group(_) => Some(TargetKind::Group),
+        Target::Contact {
+            owner: Owner::Me, ..
+        } => Some(TargetKind::ContactOfMe),
+        Target::User(_)
+        | Target::Contact {
+            owner: Owner::User(_),
+            ..
+        } => None,
+    }
+}
+
+/// The kind of a target named by id or UPN, from the directory's answer (D7 step 4): the
+/// caller's own if the user found (or the owner of a contact not found) is the caller; a user
+/// that does not exist is another user.
+fn kind_from_lookup(
+    target: &Target,
+    found: &Result<DirectoryEntry, DirectoryError>,
+    caller: &ObjectId,
+) -> TargetKind {
+    let user = match found {
+        Ok(entry) => entry.owning_user(),
+        Err(error) => error.owning_user(),
+    };
+    // User object ids are GUIDs, which compare case-insensitively; the token's `oid` need not
+    // be spelled as the directory spells it.
+    let is_caller = user.is_some_and(|user| user.as_str().eq_ignore_ascii_case(caller.as_str()));
+    match (target.is_contact(), is_caller) {
+        (false, true) => TargetKind::Me,
+        (false, false) => TargetKind::OtherUser,
+        (true, true) => TargetKind::ContactOfMe,
+        (true, false) => TargetKind::ContactOfOtherUser,
+    }
+}
+
+/// The directory's question for `target`: `/me` becomes the caller's object id here, so no
+/// directory adapter needs to know about `/me`.
+fn directory_query(
+    target: &Target,
+    caller: Option<&ObjectId>,
+) -> Result<DirectoryQuery, PhotoError> {
+    let me = || caller.map(UserRef::from).ok_or(PhotoError::NoSignedInUser);
+    Ok(match target {
+        Target::Me => DirectoryQuery::User(me()?),
+        Target::User(user) => DirectoryQuery::User(UserRef::new(user.as_str())),
+        Target::Group(group) => DirectoryQuery::Group(group.clone()),
+        Target::Contact { owner, folder, id } => DirectoryQuery::Contact {
+            owner: match owner {
+                Owner::Me => me()?,
+                Owner::User(user) => UserRef::new(user.as_str()),
+            },
+            folder: folder.clone(),
+            contact: id.clone(),
+        },
+    })
 }
 
 /// A renderer that cannot run now is a 503 (retry), not a fact about the photo.

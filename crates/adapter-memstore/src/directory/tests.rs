@@ -371,40 +371,46 @@ fn find_user_looks_in_every_tenant_by_id_or_upn() {
 }
 
 #[tokio::test]
-async fn resolve_reports_the_owner_account_kind() {
+async fn lookup_reports_the_owner_account_kind_and_owner_ids() {
     let dir = MemDirectory::seeded();
     let consumers = TenantId::new(seed::CONSUMER_TENANT);
     let pat = dir
-        .resolve(&consumers, Some(seed::PAT_ID), &Target::Me)
+        .lookup(&consumers, &DirectoryQuery::User(seed::PAT_ID.into()))
         .await
         .unwrap();
     assert_eq!(pat.account, AccountKind::Personal);
     assert_eq!(pat.key.owner, PhotoOwner::User(seed::PAT_ID.into()));
     let contoso = TenantId::new(seed::CONTOSO_TENANT);
     let lee = dir
-        .resolve(&contoso, None, &Target::User(seed::LEE_UPN.into()))
+        .lookup(&contoso, &DirectoryQuery::User(seed::LEE_UPN.into()))
         .await
         .unwrap();
     assert_eq!(lee.account, AccountKind::WorkOrSchool);
     assert_eq!(lee.key.owner, PhotoOwner::User(seed::LEE_ID.into()));
-    assert_eq!(
-        dir.resolve(&contoso, None, &Target::Me).await,
-        Err(DirectoryError::UserNotFound("me".into()))
-    );
-    let megan_contact = Target::Contact {
-        owner: Owner::User(seed::MEGAN_UPN.into()),
+    let megan_contact = |contact: &str| DirectoryQuery::Contact {
+        owner: seed::MEGAN_UPN.to_uppercase().into(),
         folder: None,
-        id: seed::MEGAN_CONTACT_ID.into(),
+        contact: contact.into(),
     };
+    let found = dir
+        .lookup(&contoso, &megan_contact(seed::MEGAN_CONTACT_ID))
+        .await
+        .unwrap();
     assert_eq!(
-        dir.resolve(&contoso, None, &megan_contact)
-            .await
-            .unwrap()
-            .key
-            .owner,
+        found.key.owner,
         PhotoOwner::Contact {
             user: seed::MEGAN_ID.into(),
             contact: seed::MEGAN_CONTACT_ID.into()
         }
+    );
+    assert_eq!(found.owning_user(), Some(&seed::MEGAN_ID.into()));
+    // Adele's contact is not Megan's: not found, but the error still names Megan by object id.
+    assert_eq!(
+        dir.lookup(&contoso, &megan_contact(seed::ADELE_CONTACT_ID))
+            .await,
+        Err(DirectoryError::ContactNotFound {
+            owner: seed::MEGAN_ID.into(),
+            contact: seed::ADELE_CONTACT_ID.into()
+        })
     );
 }

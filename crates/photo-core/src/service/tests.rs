@@ -3,22 +3,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 
 use super::*;
+use crate::ids::{ObjectId, UserRef};
 use crate::ports::{
     AccountKind, MockDirectory, MockPhotoStore, MockRenditionCache, PhotoOwner, ValidatedPhoto,
 };
 use crate::principal::{ApplicationPrincipal, DelegatedPrincipal, Scope, TenantId};
 use crate::renditions::RenditionFormat;
+use crate::target::Owner;
 use crate::validation::ImageFormat;
 
 const TENANT: &str = "t1";
 const ME: &str = "me-id";
 
 fn delegated(scopes: &[&str]) -> Principal {
+    delegated_with_roles(scopes, &[])
+}
+
+fn delegated_with_roles(scopes: &[&str], roles: &[&str]) -> Principal {
     Principal::Delegated(DelegatedPrincipal {
         tenant: TenantId::new(TENANT),
         user_id: ME.into(),
         scopes: scopes.iter().map(|s| Scope::from(*s)).collect(),
-        directory_roles: vec![],
+        directory_roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         app_id: None,
     })
 }
@@ -100,18 +106,70 @@ impl Renderer for SimpleRenderer {
     }
 }
 
-/// A directory where `/me` and the caller's id resolve and nothing else exists.
+const OTHER: &str = "other-id";
+const OTHER_UPN: &str = "Other@t1.example";
+const MY_CONTACT: &str = "my-contact";
+const MY_FOLDER: &str = "my-folder";
+
+/// A small directory: the caller (`ME`), another user (`OTHER`, also by UPN), the caller's
+/// contact in the caller's folder; nothing else exists. Ids compare case-insensitively.
+fn fake_lookup(query: &DirectoryQuery) -> Result<DirectoryEntry, DirectoryError> {
+    let user = |user: &UserRef| match user.as_str() {
+        u if u.eq_ignore_ascii_case(ME) => Ok(ObjectId::new(ME)),
+        u if u.eq_ignore_ascii_case(OTHER) || u.eq_ignore_ascii_case(OTHER_UPN) => {
+            Ok(ObjectId::new(OTHER))
+        }
+        _ => Err(DirectoryError::UserNotFound(user.clone())),
+    };
+    match query {
+        DirectoryQuery::User(u) => Ok(entry(user(u)?.as_str())),
+        DirectoryQuery::Group(g) => Err(DirectoryError::GroupNotFound(g.clone())),
+        DirectoryQuery::Contact {
+            owner,
+            folder,
+            contact,
+        } => {
+            let owner = user(owner)?;
+            let mine = owner == ME;
+            if folder.as_ref().is_some_and(|f| !(mine && f == MY_FOLDER)) {
+                return Err(DirectoryError::ContactFolderNotFound {
+                    owner,
+                    folder: folder.clone().unwrap_or_default(),
+                });
+            }
+            if !(mine && contact == MY_CONTACT) {
+                return Err(DirectoryError::ContactNotFound {
+                    owner,
+                    contact: contact.clone(),
+                });
+            }
+            Ok(DirectoryEntry {
+                key: PhotoKey {
+                    tenant: TenantId::new(TENANT),
+                    owner: PhotoOwner::Contact {
+                        user: owner,
+                        contact: contact.as_str().into(),
+                    },
+                },
+                account: AccountKind::WorkOrSchool,
+            })
+        }
+    }
+}
+
+/// [`fake_lookup`] as a mock, any number of calls.
 fn directory_with_me() -> MockDirectory {
     let mut dir = MockDirectory::new();
-    dir.expect_is_same_user()
-        .returning(|_, caller, user| Ok(caller == user));
-    dir.expect_resolve()
-        .returning(|_, caller, target| match target {
-            Target::Me => Ok(entry(caller.unwrap_or_default())),
-            Target::User(id) if id == ME => Ok(entry(ME)),
-            Target::User(id) | Target::Group(id) => Err(DirectoryError::UserNotFound(id.clone())),
-            _ => Err(DirectoryError::ContactNotFound("c".into())),
-        });
+    dir.expect_lookup().returning(|_, query| fake_lookup(query));
+    dir
+}
+
+/// [`fake_lookup`] as a mock that must be asked exactly once (checked when it is dropped).
+fn directory_asked_once() -> MockDirectory {
+    let mut dir = MockDirectory::new();
+    dir.expect_lookup()
+        .times(1)
+        .returning(|_, query| fake_lookup(query));
     dir
 }
 
@@ -167,30 +225,218 @@ fn update_stores_a_valid_photo_unconditionally() {
     assert_eq!(stored.etag, ETag::for_content(&body));
 }
 
-#[test]
-fn denial_comes_before_lookup_so_unknown_ids_do_not_leak() {
-    let mut dir = MockDirectory::new();
-    dir.expect_is_same_user().returning(|_, _, _| Ok(false));
-    dir.expect_resolve().never();
+fn contact(owner: Owner, folder: Option<&str>, id: &str) -> Target {
+    Target::Contact {
+        owner,
+        folder: folder.map(str::to_owned),
+        id: id.to_owned(),
+    }
+}
+
+/// The answer to a read of `target` by `principal`, from a service whose directory must be
+/// asked exactly once, with a store that holds no photo.
+fn read_once(principal: &Principal, target: &Target) -> Result<(), PhotoError> {
     let mut store = MockPhotoStore::new();
-    store.expect_put().never();
-    let svc = service(dir, store);
-    let err = block_on(svc.begin_update(
-        &delegated(&["User.ReadWrite"]),
-        ApiVersion::V1,
-        &Target::User("ghost".into()),
-        None,
-    ))
-    .unwrap_err();
-    assert!(matches!(err, PhotoError::AccessDenied(_)), "{err:?}");
+    store.expect_get().returning(|_| Ok(None));
+    let svc = service(directory_asked_once(), store);
+    block_on(svc.get_photo(principal, target, None)).map(|_| ())
+}
+
+/// The same, for the first half of an update.
+fn write_once(principal: &Principal, target: &Target) -> Result<(), PhotoError> {
+    let svc = service(directory_asked_once(), MockPhotoStore::new());
+    block_on(svc.begin_update(principal, ApiVersion::V1, target, None)).map(|_| ())
+}
+
+fn is_denied(result: &Result<(), PhotoError>) -> bool {
+    matches!(result, Err(PhotoError::AccessDenied(_)))
+}
+
+#[test]
+fn an_id_that_does_not_exist_gets_the_same_403_as_another_users() {
+    let p = delegated(&["User.ReadWrite"]);
+    let ghost = write_once(&p, &Target::User("ghost".into()));
+    let other = write_once(&p, &Target::User(OTHER_UPN.into()));
+    assert!(is_denied(&ghost), "{ghost:?}");
+    assert_eq!(ghost, other);
+    // With the rights for another user, the same ids are told apart: 404, then success.
+    let admin = delegated_with_roles(
+        &["User.ReadWrite.All"],
+        &[crate::principal::USER_ADMINISTRATOR],
+    );
+    assert_eq!(
+        write_once(&admin, &Target::User("ghost".into())),
+        Err(PhotoError::ResourceNotFound("ghost".into()))
+    );
+    assert_eq!(write_once(&admin, &Target::User(OTHER.into())), Ok(()));
+}
+
+#[test]
+fn the_caller_named_by_id_in_any_case_is_me() {
+    // User.ReadWrite allows a write to me only: no directory role needed.
+    let p = delegated(&["User.ReadWrite"]);
+    for id in [ME, "ME-ID", "Me-Id"] {
+        assert_eq!(write_once(&p, &Target::User(id.into())), Ok(()), "{id}");
+    }
+}
+
+#[test]
+fn a_missing_contact_of_the_caller_is_404_and_of_another_user_403() {
+    let p = delegated(&["Contacts.ReadWrite"]);
+    let mine = |folder| contact(Owner::User(ME.to_uppercase()), folder, "missing");
+    let theirs = |folder| contact(Owner::User(OTHER_UPN.into()), folder, MY_CONTACT);
+    assert_eq!(read_once(&p, &mine(None)), Err(PhotoError::ItemNotFound));
+    assert_eq!(
+        read_once(&p, &mine(Some("nope"))),
+        Err(PhotoError::ItemNotFound)
+    );
+    assert_eq!(
+        read_once(&p, &contact(Owner::Me, Some("nope"), MY_CONTACT)),
+        Err(PhotoError::ItemNotFound)
+    );
+    // Found or not, another user's contacts are closed to delegated tokens (spec D4/D5).
+    for target in [
+        theirs(None),
+        theirs(Some(MY_FOLDER)),
+        contact(Owner::User("ghost".into()), None, MY_CONTACT),
+    ] {
+        let answer = read_once(&p, &target);
+        assert!(is_denied(&answer), "{target:?}: {answer:?}");
+    }
+    // The caller's own contacts need a contacts permission, found or not.
+    let no_contacts = delegated(&["User.Read"]);
+    for target in [
+        mine(None),
+        contact(Owner::User(ME.into()), None, MY_CONTACT),
+    ] {
+        let answer = read_once(&no_contacts, &target);
+        assert!(is_denied(&answer), "{target:?}: {answer:?}");
+    }
+    assert!(matches!(
+        read_once(
+            &p,
+            &contact(Owner::User(ME.into()), Some(MY_FOLDER), MY_CONTACT)
+        ),
+        Err(PhotoError::PhotoNotFound)
+    ));
+}
+
+#[test]
+fn an_application_names_no_caller_and_is_told_404_after_authorization() {
+    let reader = app(&["Contacts.Read", "User.Read.All", "Group.Read.All"]);
+    assert_eq!(
+        read_once(&reader, &contact(Owner::User("ghost".into()), None, "c")),
+        Err(PhotoError::ResourceNotFound("ghost".into()))
+    );
+    assert_eq!(
+        read_once(&reader, &contact(Owner::User(OTHER.into()), None, "c")),
+        Err(PhotoError::ItemNotFound)
+    );
+    assert_eq!(
+        read_once(&reader, &Target::Group("g".into())),
+        Err(PhotoError::ResourceNotFound("g".into()))
+    );
+}
+
+#[test]
+fn denial_comes_before_the_lookup_when_the_path_tells_the_kind() {
+    for (principal, target) in [
+        (app(&[]), Target::User("ghost".into())),
+        (app(&[]), contact(Owner::User("ghost".into()), None, "c")),
+        (delegated(&["User.Read"]), Target::Group("ghost".into())),
+        (delegated(&["User.Read"]), contact(Owner::Me, None, "c")),
+        (delegated(&[]), Target::Me),
+    ] {
+        let mut dir = MockDirectory::new();
+        dir.expect_lookup().never();
+        let svc = service(dir, MockPhotoStore::new());
+        let err = block_on(svc.get_photo(&principal, &target, None)).unwrap_err();
+        assert!(matches!(err, PhotoError::AccessDenied(_)), "{err:?}");
+    }
+}
+
+#[test]
+fn me_reaches_the_directory_as_the_callers_object_id() {
+    for (target, expected) in [
+        (Target::Me, DirectoryQuery::User(ME.into())),
+        (
+            contact(Owner::Me, Some(MY_FOLDER), MY_CONTACT),
+            DirectoryQuery::Contact {
+                owner: ME.into(),
+                folder: Some(MY_FOLDER.into()),
+                contact: MY_CONTACT.into(),
+            },
+        ),
+    ] {
+        let mut dir = MockDirectory::new();
+        dir.expect_lookup()
+            .withf(move |tenant, query| tenant.as_str() == TENANT && *query == expected)
+            .times(1)
+            .returning(|_, query| fake_lookup(query));
+        let mut store = MockPhotoStore::new();
+        store.expect_get().returning(|_| Ok(None));
+        let svc = service(dir, store);
+        let p = delegated(&["User.Read", "Contacts.Read"]);
+        let err = block_on(svc.get_photo(&p, &target, None)).unwrap_err();
+        assert_eq!(err, PhotoError::PhotoNotFound);
+    }
+}
+
+#[test]
+fn every_operation_asks_the_directory_once() {
+    let p = delegated(&["User.ReadWrite", "Contacts.ReadWrite"]);
+    for target in [
+        Target::Me,
+        Target::User(ME.into()),
+        Target::User(OTHER.into()),
+        Target::User("ghost".into()),
+        contact(Owner::User(ME.into()), None, MY_CONTACT),
+        contact(Owner::User(OTHER.into()), None, MY_CONTACT),
+    ] {
+        let _ = read_once(&p, &target);
+        let _ = write_once(&p, &target);
+        let mut store = MockPhotoStore::new();
+        store.expect_get().returning(|_| Ok(None));
+        let svc = service(directory_asked_once(), store);
+        let _ = block_on(svc.list_sizes(&p, &target));
+        let mut store = MockPhotoStore::new();
+        store.expect_delete().returning(|_, _| Ok(()));
+        let svc = service(directory_asked_once(), store);
+        let _ = block_on(svc.delete(&p, &target, None));
+    }
+}
+
+#[test]
+fn an_unavailable_directory_is_503_even_before_authorization() {
+    for target in [Target::User("anyone".into()), Target::Me] {
+        let mut dir = MockDirectory::new();
+        dir.expect_lookup()
+            .times(1)
+            .returning(|_, _| Err(DirectoryError::Unavailable("down".into())));
+        let svc = service(dir, MockPhotoStore::new());
+        // No permission at all: a 403 if the directory had answered.
+        let err = block_on(svc.get_photo(&delegated(&["User.Read"]), &target, None));
+        assert_eq!(
+            err.unwrap_err(),
+            PhotoError::Unavailable("down".into()),
+            "{target:?}"
+        );
+    }
 }
 
 #[test]
 fn application_tokens_on_me_are_bad_requests() {
     let mut dir = MockDirectory::new();
-    dir.expect_resolve().never();
+    dir.expect_lookup().never();
     let svc = service(dir, MockPhotoStore::new());
     let err = block_on(svc.get_photo(&app(&["User.Read.All"]), &Target::Me, None)).unwrap_err();
+    assert_eq!(err, PhotoError::NoSignedInUser);
+    let err = block_on(svc.get_photo(
+        &app(&["Contacts.Read"]),
+        &contact(Owner::Me, None, "c"),
+        None,
+    ))
+    .unwrap_err();
     assert_eq!(err, PhotoError::NoSignedInUser);
 }
 
@@ -209,8 +455,7 @@ fn unknown_users_are_404_with_the_id_as_given() {
 #[test]
 fn personal_accounts_cannot_update_their_own_photo_in_v1_only() {
     let mut dir = MockDirectory::new();
-    dir.expect_is_same_user().returning(|_, _, _| Ok(true));
-    dir.expect_resolve().returning(|_, _, _| {
+    dir.expect_lookup().returning(|_, _| {
         Ok(DirectoryEntry {
             key: key(ME),
             account: AccountKind::Personal,

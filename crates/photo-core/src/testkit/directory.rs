@@ -3,11 +3,12 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
-use crate::ports::{Directory, DirectoryEntry, DirectoryError, PhotoOwner};
+use crate::ids::{ObjectId, UserRef};
+use crate::ports::{Directory, DirectoryEntry, DirectoryError, DirectoryQuery, PhotoOwner};
 use crate::principal::TenantId;
-use crate::target::{Owner, Target};
 
-/// The objects [`check_directory`] expects the directory under test to hold.
+/// The objects [`check_directory`] expects the directory under test to hold. Ids are spelled
+/// as the directory spells them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryFixture {
     /// The tenant holding everything below except `other_tenant_user_id`.
@@ -36,39 +37,19 @@ fn directory_violated(contract: &str, detail: impl Display) -> ! {
     panic!("Directory contract violated: {contract}: {detail}")
 }
 
-async fn same_user(
+async fn lookup_ok(
     directory: &dyn Directory,
     tenant: &TenantId,
-    caller_id: &str,
-    user: &str,
-    expected: bool,
-    contract: &str,
-) {
-    match directory.is_same_user(tenant, caller_id, user).await {
-        Ok(got) if got == expected => {}
-        got => directory_violated(
-            contract,
-            format_args!(
-                "is_same_user(tenant {tenant}, caller {caller_id:?}, user {user:?}) returned {got:?}, expected Ok({expected})"
-            ),
-        ),
-    }
-}
-
-async fn resolve_ok(
-    directory: &dyn Directory,
-    tenant: &TenantId,
-    caller_id: Option<&str>,
-    target: &Target,
+    query: &DirectoryQuery,
     contract: &str,
 ) -> DirectoryEntry {
-    match directory.resolve(tenant, caller_id, target).await {
+    match directory.lookup(tenant, query).await {
         Ok(entry) => {
             if &entry.key.tenant != tenant {
                 directory_violated(
                     contract,
                     format_args!(
-                        "resolve(tenant {tenant}, {target:?}) gave a key of tenant {} (spec D3)",
+                        "lookup(tenant {tenant}, {query:?}) gave a key of tenant {} (spec D3)",
                         entry.key.tenant
                     ),
                 );
@@ -77,37 +58,39 @@ async fn resolve_ok(
         }
         Err(e) => directory_violated(
             contract,
-            format_args!(
-                "resolve(tenant {tenant}, caller {caller_id:?}, {target:?}) failed: {e:?}"
-            ),
+            format_args!("lookup(tenant {tenant}, {query:?}) failed: {e:?}"),
         ),
     }
 }
 
-async fn resolve_err(
+async fn lookup_err(
     directory: &dyn Directory,
     tenant: &TenantId,
-    caller_id: Option<&str>,
-    target: &Target,
+    query: &DirectoryQuery,
     expected: DirectoryError,
     contract: &str,
 ) {
-    let got = directory.resolve(tenant, caller_id, target).await;
+    let got = directory.lookup(tenant, query).await;
     if got.as_ref().err() != Some(&expected) {
         directory_violated(
             contract,
             format_args!(
-                "resolve(tenant {tenant}, caller {caller_id:?}, {target:?}) returned {got:?}, expected Err({expected:?})"
+                "lookup(tenant {tenant}, {query:?}) returned {got:?}, expected Err({expected:?})"
             ),
         );
     }
 }
 
-fn expect_key(entry: &DirectoryEntry, expected: &DirectoryEntry, target: &Target, contract: &str) {
+fn expect_same(
+    entry: &DirectoryEntry,
+    expected: &DirectoryEntry,
+    query: &DirectoryQuery,
+    contract: &str,
+) {
     if entry != expected {
         directory_violated(
             contract,
-            format_args!("{target:?} resolved to {entry:?}, but the same object was {expected:?}"),
+            format_args!("{query:?} found {entry:?}, but the same object was {expected:?}"),
         );
     }
 }
@@ -127,141 +110,111 @@ fn mixed_case(s: &str) -> String {
         .collect()
 }
 
+fn user(user: &str) -> DirectoryQuery {
+    DirectoryQuery::User(UserRef::new(user))
+}
+
+fn group(group: &str) -> DirectoryQuery {
+    DirectoryQuery::Group(group.to_owned())
+}
+
+fn contact(owner: &str, folder: Option<&str>, id: &str) -> DirectoryQuery {
+    DirectoryQuery::Contact {
+        owner: UserRef::new(owner),
+        folder: folder.map(str::to_owned),
+        contact: id.to_owned(),
+    }
+}
+
+/// Every spelling a request may use for the fixture's user: the object id in three cases, the
+/// userPrincipalName in four.
+fn spellings(f: &DirectoryFixture) -> [String; 7] {
+    [
+        f.user_id.clone(),
+        f.user_id.to_ascii_uppercase(),
+        f.user_id.to_ascii_lowercase(),
+        f.user_upn.clone(),
+        f.user_upn.to_uppercase(),
+        f.user_upn.to_lowercase(),
+        mixed_case(&f.user_upn),
+    ]
+}
+
 /// Runs every [`Directory`] contract check against `directory`, which must hold the objects
 /// `fixture` names; panics on the first violation.
 ///
-/// Checked: `is_same_user` by id and UPN in any case, `Ok(false)` for another or a missing
-/// user; `/me`, `/users/{id}` and `/users/{UPN}` (any case) resolve to the same key; groups;
-/// contacts with and without a folder path (spec E1); the `*NotFound` errors carry the id as
-/// the request gave it; tenant isolation (spec D3); a user's contacts are not reachable
-/// through another user.
+/// Checked: a user is found by object id and userPrincipalName in any case, always with the
+/// same key naming their object id; groups in any case; contacts with and without a folder
+/// (spec E1), keyed by their owner's object id; the `*NotFound` errors carry the ids as the
+/// query gave them and, for a missing contact or folder, the owner's object id (from which the
+/// service tells a contact of the caller from another user's, spec D7 step 4); tenant isolation
+/// (spec D3); a user's contacts are not reachable through another user. `/me` needs no check:
+/// a [`DirectoryQuery`] cannot express it.
 pub async fn check_directory(directory: Arc<dyn Directory>, fixture: &DirectoryFixture) {
     let d = &*directory;
     let f = fixture;
-    check_is_same_user(d, f).await;
     check_users(d, f).await;
     check_groups(d, f).await;
     check_contacts(d, f).await;
     check_directory_isolation(d, f).await;
 }
 
-async fn check_is_same_user(d: &dyn Directory, f: &DirectoryFixture) {
-    let t = &f.tenant;
-    let me = f.user_id.as_str();
-    let contract = "is_same_user compares object ids case-insensitively";
-    for user in [
-        f.user_id.clone(),
-        f.user_id.to_ascii_uppercase(),
-        f.user_id.to_ascii_lowercase(),
-    ] {
-        same_user(d, t, me, &user, true, contract).await;
+/// The user's entry, after checking that it is a user key naming the user's object id.
+async fn user_entry(d: &dyn Directory, t: &TenantId, id: &str, contract: &str) -> DirectoryEntry {
+    let entry = lookup_ok(d, t, &user(id), contract).await;
+    match (&entry.key.owner, entry.owning_user()) {
+        (PhotoOwner::User(key_id), Some(owner))
+            if key_id.as_str().eq_ignore_ascii_case(id) && owner == key_id => {}
+        (other, owner) => directory_violated(
+            contract,
+            format_args!("user {id} was found as {other:?} owned by {owner:?}"),
+        ),
     }
-    same_user(d, t, &f.user_id.to_ascii_uppercase(), me, true, contract).await;
-    let contract = "is_same_user accepts the userPrincipalName in any case";
-    for user in [
-        f.user_upn.clone(),
-        f.user_upn.to_uppercase(),
-        f.user_upn.to_lowercase(),
-        mixed_case(&f.user_upn),
-    ] {
-        same_user(d, t, me, &user, true, contract).await;
-    }
-    let contract = "is_same_user is false for another user";
-    same_user(d, t, me, &f.other_user_id, false, contract).await;
-    same_user(d, t, &f.other_user_id, &f.user_upn, false, contract).await;
-    let contract =
-        "is_same_user is Ok(false), not an error, for a user that does not exist (spec D7 step 4)";
-    same_user(
-        d,
-        t,
-        me,
-        "00000000-0000-0000-0000-00000000dead",
-        false,
-        contract,
-    )
-    .await;
-    same_user(d, t, me, "nobody@testkit.invalid", false, contract).await;
-    same_user(d, t, me, &f.other_tenant_user_id, false, contract).await;
+    entry
 }
 
 async fn check_users(d: &dyn Directory, f: &DirectoryFixture) {
     let t = &f.tenant;
-    let me = Some(f.user_id.as_str());
-    let contract = "/me resolves to the caller's user key";
-    let entry = resolve_ok(d, t, me, &Target::Me, contract).await;
-    match &entry.key.owner {
-        PhotoOwner::User(id) if id.as_str().eq_ignore_ascii_case(&f.user_id) => {}
-        other => directory_violated(
-            contract,
-            format_args!("/me of {} resolved to {other:?}", f.user_id),
-        ),
-    }
+    let contract = "a user is found as a user key naming their object id";
+    let entry = user_entry(d, t, &f.user_id, contract).await;
 
     let contract =
-        "/me, /users/{id} and /users/{userPrincipalName} (any case) resolve to the same key";
-    for user in [
-        f.user_id.clone(),
-        f.user_id.to_ascii_uppercase(),
-        f.user_id.to_ascii_lowercase(),
-        f.user_upn.clone(),
-        f.user_upn.to_uppercase(),
-        f.user_upn.to_lowercase(),
-        mixed_case(&f.user_upn),
-    ] {
-        let target = Target::User(user);
-        // The caller does not matter for /users/{u}: not signed in, or another user.
-        for caller in [me, None, Some(f.other_user_id.as_str())] {
-            let got = resolve_ok(d, t, caller, &target, contract).await;
-            expect_key(&got, &entry, &target, contract);
-        }
+        "a user is found by object id and userPrincipalName in any case, always with the same key";
+    for spelling in spellings(f) {
+        let query = user(&spelling);
+        let got = lookup_ok(d, t, &query, contract).await;
+        expect_same(&got, &entry, &query, contract);
     }
-    let contract = "another user resolves to another key";
-    let other = resolve_ok(d, t, me, &Target::User(f.other_user_id.clone()), contract).await;
+    let contract = "another user is found as another user key naming their object id";
+    let other = user_entry(d, t, &f.other_user_id, contract).await;
     if other.key == entry.key {
         directory_violated(
             contract,
             format_args!("{} and {} gave the same key", f.user_id, f.other_user_id),
         );
     }
-    let contract = "/me resolves to whoever the caller is";
-    let other_me = resolve_ok(d, t, Some(&f.other_user_id), &Target::Me, contract).await;
-    expect_key(&other_me, &other, &Target::Me, contract);
 
-    let contract = "an unknown user is UserNotFound carrying the id as given";
+    let contract = "an unknown user is UserNotFound carrying the reference as given";
     for missing in [
         "00000000-0000-0000-0000-00000000DEAD",
         "Nobody@Testkit.invalid",
         "not a user/with#odd%chars",
     ] {
-        resolve_err(
+        lookup_err(
             d,
             t,
-            me,
-            &Target::User(missing.into()),
+            &user(missing),
             DirectoryError::UserNotFound(missing.into()),
             contract,
         )
         .await;
     }
-    let contract =
-        "/me of a caller missing from the directory is UserNotFound carrying the caller id";
-    let ghost = "00000000-0000-0000-0000-0000000000AB";
-    resolve_err(
-        d,
-        t,
-        Some(ghost),
-        &Target::Me,
-        DirectoryError::UserNotFound(ghost.into()),
-        contract,
-    )
-    .await;
     let contract = "a group id is not a user";
-    resolve_err(
+    lookup_err(
         d,
         t,
-        me,
-        &Target::User(f.group_id.clone()),
-        DirectoryError::UserNotFound(f.group_id.clone()),
+        &user(&f.group_id),
+        DirectoryError::UserNotFound(f.group_id.as_str().into()),
         contract,
     )
     .await;
@@ -269,79 +222,73 @@ async fn check_users(d: &dyn Directory, f: &DirectoryFixture) {
 
 async fn check_groups(d: &dyn Directory, f: &DirectoryFixture) {
     let t = &f.tenant;
-    let contract = "a group resolves to its group key, with or without a signed-in user";
-    let group = Target::Group(f.group_id.clone());
-    let entry = resolve_ok(d, t, Some(&f.user_id), &group, contract).await;
+    let contract = "a group is found as its group key";
+    let entry = lookup_ok(d, t, &group(&f.group_id), contract).await;
     match &entry.key.owner {
         PhotoOwner::Group(id) if id.as_str().eq_ignore_ascii_case(&f.group_id) => {}
         other => directory_violated(
             contract,
-            format_args!("group {} resolved to {other:?}", f.group_id),
+            format_args!("group {} was found as {other:?}", f.group_id),
         ),
     }
-    let app = resolve_ok(d, t, None, &group, contract).await;
-    expect_key(&app, &entry, &group, contract);
-    let contract =
-        "group ids (GUIDs) compare case-insensitively: every case resolves to the same key";
+    let contract = "group ids (GUIDs) compare case-insensitively: every case finds the same key";
     for id in [
         f.group_id.to_ascii_uppercase(),
         f.group_id.to_ascii_lowercase(),
     ] {
-        let target = Target::Group(id);
-        let got = resolve_ok(d, t, None, &target, contract).await;
-        expect_key(&got, &entry, &target, contract);
+        let query = group(&id);
+        let got = lookup_ok(d, t, &query, contract).await;
+        expect_same(&got, &entry, &query, contract);
     }
 
     let contract = "an unknown group is GroupNotFound carrying the id as given";
     for missing in ["00000000-0000-0000-0000-00000000BEEF", "no such group"] {
-        resolve_err(
+        lookup_err(
             d,
             t,
-            Some(&f.user_id),
-            &Target::Group(missing.into()),
+            &group(missing),
             DirectoryError::GroupNotFound(missing.into()),
             contract,
         )
         .await;
     }
     let contract = "a user id is not a group";
-    resolve_err(
+    lookup_err(
         d,
         t,
-        None,
-        &Target::Group(f.user_id.clone()),
+        &group(&f.user_id),
         DirectoryError::GroupNotFound(f.user_id.clone()),
         contract,
     )
     .await;
 }
 
-fn contact(owner: Owner, folder: Option<&str>, id: &str) -> Target {
-    Target::Contact {
-        owner,
-        folder: folder.map(str::to_owned),
-        id: id.to_owned(),
+/// The object id of a user as the directory's keys spell it.
+async fn owner_id(d: &dyn Directory, t: &TenantId, id: &str, contract: &str) -> ObjectId {
+    let entry = user_entry(d, t, id, contract).await;
+    match entry.owning_user() {
+        Some(owner) => owner.clone(),
+        None => directory_violated(contract, format_args!("user {id} has no owner")),
     }
 }
 
 async fn check_contacts(d: &dyn Directory, f: &DirectoryFixture) {
     let t = &f.tenant;
-    let me = Some(f.user_id.as_str());
-    let user = || Owner::User(f.user_id.clone());
-
-    let contract = "a contact resolves to a contact key of its owner";
-    let plain_target = contact(user(), None, &f.contact_without_folder);
-    let plain = resolve_ok(d, t, me, &plain_target, contract).await;
-    match &plain.key.owner {
-        PhotoOwner::Contact { user, contact }
-            if user.as_str().eq_ignore_ascii_case(&f.user_id)
-                && contact.as_str() == f.contact_without_folder => {}
-        other => directory_violated(
+    let contract = "a contact is found as a contact key naming its owner's object id";
+    let owner = owner_id(d, t, &f.user_id, contract).await;
+    let other_owner = owner_id(d, t, &f.other_user_id, contract).await;
+    let plain_query = contact(&f.user_id, None, &f.contact_without_folder);
+    let plain = lookup_ok(d, t, &plain_query, contract).await;
+    match (&plain.key.owner, plain.owning_user()) {
+        (PhotoOwner::Contact { user, contact }, Some(owning))
+            if *user == owner && owning == user && contact == f.contact_without_folder.as_str() => {
+        }
+        (other, owning) => directory_violated(
             contract,
-            format_args!("{plain_target:?} resolved to {other:?}"),
+            format_args!("{plain_query:?} was found as {other:?} owned by {owning:?}"),
         ),
     }
-    let user_entry = resolve_ok(d, t, me, &Target::Me, contract).await;
+    let user_entry = lookup_ok(d, t, &user(&f.user_id), contract).await;
     if plain.account != user_entry.account {
         directory_violated(
             "a contact's account kind is its owner's",
@@ -352,32 +299,24 @@ async fn check_contacts(d: &dyn Directory, f: &DirectoryFixture) {
         );
     }
 
-    let contract = "a contact resolves to the same key through /me, /users/{id} and /users/{UPN}";
-    for (owner, caller) in [
-        (Owner::Me, me),
-        (Owner::User(f.user_id.to_ascii_uppercase()), None),
-        (Owner::User(f.user_upn.clone()), None),
-        (
-            Owner::User(f.user_upn.to_uppercase()),
-            Some(f.other_user_id.as_str()),
-        ),
-    ] {
-        let target = contact(owner, None, &f.contact_without_folder);
-        let got = resolve_ok(d, t, caller, &target, contract).await;
-        expect_key(&got, &plain, &target, contract);
+    let contract = "a contact is found with the same key whatever spelling names its owner";
+    for spelling in spellings(f) {
+        let query = contact(&spelling, None, &f.contact_without_folder);
+        let got = lookup_ok(d, t, &query, contract).await;
+        expect_same(&got, &plain, &query, contract);
     }
 
-    let contract = "/contacts/{id} finds a contact in any folder, and the folder path gives the same key (spec E1)";
-    let anywhere = contact(user(), None, &f.contact_in_folder);
-    let in_folder = resolve_ok(d, t, me, &anywhere, contract).await;
-    for (owner, caller) in [(user(), None), (Owner::Me, me)] {
-        let target = contact(owner, Some(&f.folder_id), &f.contact_in_folder);
-        let got = resolve_ok(d, t, caller, &target, contract).await;
-        expect_key(&got, &in_folder, &target, contract);
+    let contract = "a contact query without a folder finds a contact in any folder, and one with its folder the same key (spec E1)";
+    let anywhere = contact(&f.user_id, None, &f.contact_in_folder);
+    let in_folder = lookup_ok(d, t, &anywhere, contract).await;
+    for spelling in [f.user_id.clone(), f.user_upn.to_uppercase()] {
+        let query = contact(&spelling, Some(&f.folder_id), &f.contact_in_folder);
+        let got = lookup_ok(d, t, &query, contract).await;
+        expect_same(&got, &in_folder, &query, contract);
     }
     if in_folder.key == plain.key {
         directory_violated(
-            "two contacts resolve to two keys",
+            "two contacts are found with two keys",
             format_args!(
                 "{} and {} gave the same key",
                 f.contact_in_folder, f.contact_without_folder
@@ -385,13 +324,21 @@ async fn check_contacts(d: &dyn Directory, f: &DirectoryFixture) {
         );
     }
 
-    let contract = "a folder path finds only contacts in that folder: ContactNotFound carrying the id (spec E1)";
-    resolve_err(
+    let not_found = |owner: &ObjectId, id: &str| DirectoryError::ContactNotFound {
+        owner: owner.clone(),
+        contact: id.to_owned(),
+    };
+    let folder_not_found = |owner: &ObjectId, id: &str| DirectoryError::ContactFolderNotFound {
+        owner: owner.clone(),
+        folder: id.to_owned(),
+    };
+
+    let contract = "a folder query finds only contacts in that folder: ContactNotFound carrying the id (spec E1)";
+    lookup_err(
         d,
         t,
-        me,
-        &contact(Owner::Me, Some(&f.folder_id), &f.contact_without_folder),
-        DirectoryError::ContactNotFound(f.contact_without_folder.clone()),
+        &contact(&f.user_id, Some(&f.folder_id), &f.contact_without_folder),
+        not_found(&owner, &f.contact_without_folder),
         contract,
     )
     .await;
@@ -399,23 +346,21 @@ async fn check_contacts(d: &dyn Directory, f: &DirectoryFixture) {
     let contract = "an unknown contact folder is ContactFolderNotFound carrying the id as given";
     let missing_folder = "AAMkTestkitNoSuchFolder=";
     for id in [&f.contact_in_folder, &f.contact_without_folder] {
-        resolve_err(
+        lookup_err(
             d,
             t,
-            me,
-            &contact(Owner::Me, Some(missing_folder), id),
-            DirectoryError::ContactFolderNotFound(missing_folder.into()),
+            &contact(&f.user_id, Some(missing_folder), id),
+            folder_not_found(&owner, missing_folder),
             contract,
         )
         .await;
     }
     let contract = "a contact id is not a folder id";
-    resolve_err(
+    lookup_err(
         d,
         t,
-        me,
-        &contact(user(), Some(&f.contact_in_folder), &f.contact_in_folder),
-        DirectoryError::ContactFolderNotFound(f.contact_in_folder.clone()),
+        &contact(&f.user_id, Some(&f.contact_in_folder), &f.contact_in_folder),
+        folder_not_found(&owner, &f.contact_in_folder),
         contract,
     )
     .await;
@@ -423,76 +368,80 @@ async fn check_contacts(d: &dyn Directory, f: &DirectoryFixture) {
     let contract = "an unknown contact is ContactNotFound carrying the id as given";
     let missing_contact = "AAMkTestkitNoSuchContact=";
     for folder in [None, Some(f.folder_id.as_str())] {
-        resolve_err(
+        lookup_err(
             d,
             t,
-            me,
-            &contact(user(), folder, missing_contact),
-            DirectoryError::ContactNotFound(missing_contact.into()),
+            &contact(&f.user_id, folder, missing_contact),
+            not_found(&owner, missing_contact),
             contract,
         )
         .await;
     }
     let contract = "a folder id is not a contact id";
-    resolve_err(
+    lookup_err(
         d,
         t,
-        me,
-        &contact(user(), None, &f.folder_id),
-        DirectoryError::ContactNotFound(f.folder_id.clone()),
+        &contact(&f.user_id, None, &f.folder_id),
+        not_found(&owner, &f.folder_id),
         contract,
     )
     .await;
 
-    let contract = "a contact of an unknown user is UserNotFound carrying the user id as given";
-    let missing_user = "00000000-0000-0000-0000-0000000000CD";
-    resolve_err(
-        d,
-        t,
-        me,
-        &contact(
-            Owner::User(missing_user.into()),
-            None,
-            &f.contact_without_folder,
-        ),
-        DirectoryError::UserNotFound(missing_user.into()),
-        contract,
-    )
-    .await;
-
-    let contract = "a user's contacts are not reachable through another user: ContactNotFound";
-    for id in [&f.contact_without_folder, &f.contact_in_folder] {
-        resolve_err(
+    let contract = "ContactNotFound and ContactFolderNotFound carry the owner's object id as the directory spells it, whatever spelling named the owner";
+    for spelling in spellings(f) {
+        lookup_err(
             d,
             t,
-            Some(&f.other_user_id),
-            &contact(Owner::User(f.other_user_id.clone()), None, id),
-            DirectoryError::ContactNotFound(id.clone()),
+            &contact(&spelling, None, missing_contact),
+            not_found(&owner, missing_contact),
             contract,
         )
         .await;
-        resolve_err(
+        lookup_err(
             d,
             t,
-            Some(&f.other_user_id),
-            &contact(Owner::Me, None, id),
-            DirectoryError::ContactNotFound(id.clone()),
+            &contact(&spelling, Some(missing_folder), missing_contact),
+            folder_not_found(&owner, missing_folder),
             contract,
         )
         .await;
     }
+
     let contract =
-        "a user's contact folders are not reachable through another user: ContactFolderNotFound";
-    resolve_err(
+        "a contact of an unknown user is UserNotFound carrying the owner reference as given";
+    for missing_user in [
+        "00000000-0000-0000-0000-0000000000CD",
+        "Nobody@Testkit.invalid",
+    ] {
+        for folder in [None, Some(f.folder_id.as_str())] {
+            lookup_err(
+                d,
+                t,
+                &contact(missing_user, folder, &f.contact_without_folder),
+                DirectoryError::UserNotFound(missing_user.into()),
+                contract,
+            )
+            .await;
+        }
+    }
+
+    let contract = "a user's contacts are not reachable through another user: ContactNotFound carrying that other user's object id";
+    for id in [&f.contact_without_folder, &f.contact_in_folder] {
+        lookup_err(
+            d,
+            t,
+            &contact(&f.other_user_id, None, id),
+            not_found(&other_owner, id),
+            contract,
+        )
+        .await;
+    }
+    let contract = "a user's contact folders are not reachable through another user: ContactFolderNotFound carrying that other user's object id";
+    lookup_err(
         d,
         t,
-        None,
-        &contact(
-            Owner::User(f.other_user_id.clone()),
-            Some(&f.folder_id),
-            &f.contact_in_folder,
-        ),
-        DirectoryError::ContactFolderNotFound(f.folder_id.clone()),
+        &contact(&f.other_user_id, Some(&f.folder_id), &f.contact_in_folder),
+        folder_not_found(&other_owner, &f.folder_id),
         contract,
     )
     .await;
@@ -500,85 +449,35 @@ async fn check_contacts(d: &dyn Directory, f: &DirectoryFixture) {
 
 async fn check_directory_isolation(d: &dyn Directory, f: &DirectoryFixture) {
     let (t, o) = (&f.tenant, &f.other_tenant);
-    let contract = "the other tenant's user resolves in its own tenant";
-    let theirs = resolve_ok(
-        d,
-        o,
-        None,
-        &Target::User(f.other_tenant_user_id.clone()),
-        contract,
-    )
-    .await;
-    let their_me = resolve_ok(d, o, Some(&f.other_tenant_user_id), &Target::Me, contract).await;
-    expect_key(&their_me, &theirs, &Target::Me, contract);
+    let contract = "the other tenant's user is found in its own tenant";
+    user_entry(d, o, &f.other_tenant_user_id, contract).await;
 
     let contract = "tenants are isolated: another tenant's objects are not found (spec D3)";
-    resolve_err(
+    let missing = |id: &str| DirectoryError::UserNotFound(id.into());
+    lookup_err(
         d,
         t,
-        Some(&f.user_id),
-        &Target::User(f.other_tenant_user_id.clone()),
-        DirectoryError::UserNotFound(f.other_tenant_user_id.clone()),
+        &user(&f.other_tenant_user_id),
+        missing(&f.other_tenant_user_id),
         contract,
     )
     .await;
-    resolve_err(
+    for spelling in [&f.user_id, &f.user_upn] {
+        lookup_err(d, o, &user(spelling), missing(spelling), contract).await;
+        lookup_err(
+            d,
+            o,
+            &contact(spelling, None, &f.contact_without_folder),
+            missing(spelling),
+            contract,
+        )
+        .await;
+    }
+    lookup_err(
         d,
         o,
-        Some(&f.other_tenant_user_id),
-        &Target::User(f.user_id.clone()),
-        DirectoryError::UserNotFound(f.user_id.clone()),
-        contract,
-    )
-    .await;
-    resolve_err(
-        d,
-        o,
-        None,
-        &Target::User(f.user_upn.clone()),
-        DirectoryError::UserNotFound(f.user_upn.clone()),
-        contract,
-    )
-    .await;
-    resolve_err(
-        d,
-        t,
-        Some(&f.other_tenant_user_id),
-        &Target::Me,
-        DirectoryError::UserNotFound(f.other_tenant_user_id.clone()),
-        contract,
-    )
-    .await;
-    resolve_err(
-        d,
-        o,
-        None,
-        &Target::Group(f.group_id.clone()),
+        &group(&f.group_id),
         DirectoryError::GroupNotFound(f.group_id.clone()),
-        contract,
-    )
-    .await;
-    resolve_err(
-        d,
-        o,
-        None,
-        &contact(
-            Owner::User(f.user_id.clone()),
-            None,
-            &f.contact_without_folder,
-        ),
-        DirectoryError::UserNotFound(f.user_id.clone()),
-        contract,
-    )
-    .await;
-    same_user(d, o, &f.other_tenant_user_id, &f.user_id, false, contract).await;
-    same_user(d, o, &f.user_id, &f.user_id, false, contract).await;
-    same_user(
-        d,
-        t,
-        &f.other_tenant_user_id,
-        &f.other_tenant_user_id,
-        false,
         contract,
     )
     .await;
