@@ -1,9 +1,9 @@
 //! `graph-photo export` / `import`: open the store, run the archive use case, report.
 
-use crate::archive;
 use crate::cli::ArchiveArgs;
 use crate::store::Stores;
 use crate::{default_data_dir, AppError};
+use photo_archive as archive;
 
 async fn open(args: &ArchiveArgs) -> Result<Stores, AppError> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);

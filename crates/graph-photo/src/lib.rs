@@ -1,7 +1,6 @@
 //! Wiring: the `graph-photo` binary's subcommands put the adapters together around the core.
 //! No business rule lives here.
 
-pub mod archive;
 pub mod archive_cmd;
 pub mod cli;
 pub mod conformance_cmd;
@@ -54,7 +53,7 @@ pub enum AppError {
     #[error("{0}")]
     Store(String),
     #[error("{0}")]
-    Archive(#[from] archive::ArchiveError),
+    Archive(#[from] photo_archive::ArchiveError),
 }
 
 impl From<adapter_graph_client::ClientError> for AppError {

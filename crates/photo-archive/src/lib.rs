@@ -1,6 +1,7 @@
-//! `graph-photo export` and `import`: every photo of a store to a plain folder and back, to move
-//! between stores (memory, SQLite, PostgreSQL) or to back one up. The layout is documented in
-//! docs/STORES.md ("Export folder").
+//! Every photo of a [`PhotoStore`] to a plain folder and back (`graph-photo export` and
+//! `import`), to move between stores (memory, SQLite, PostgreSQL) or to back one up. A use case
+//! over the port, so it works with any store; the layout is documented in docs/STORES.md
+//! ("Export folder").
 //!
 //! Import validates every photo again (a folder is input like any upload) and checks that its
 //! content tag is the one in the manifest, so a damaged file is refused rather than stored.
@@ -295,4 +296,121 @@ fn check_photo(dir: &Path, entry: &ManifestPhoto) -> Result<ValidatedPhoto, Arch
         )));
     }
     Ok(photo)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use adapter_memstore::MemPhotoStore;
+
+    fn png(seed: u8) -> Vec<u8> {
+        let image = image::RgbImage::from_fn(20, 10, |x, y| image::Rgb([seed, x as u8, y as u8]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(&mut out, image::ImageFormat::Png)
+            .unwrap();
+        out.into_inner()
+    }
+
+    fn key(owner: PhotoOwner) -> PhotoKey {
+        PhotoKey {
+            tenant: TenantId::new("t1"),
+            owner,
+        }
+    }
+
+    async fn store_with_photos() -> (MemPhotoStore, Vec<(PhotoKey, Vec<u8>)>) {
+        let store = MemPhotoStore::new();
+        let photos = vec![
+            (key(PhotoOwner::User("u1".into())), png(1)),
+            (key(PhotoOwner::Group("g1".into())), png(2)),
+            (
+                key(PhotoOwner::Contact {
+                    user: "u1".into(),
+                    contact: "AAMk/c+1=".into(),
+                }),
+                png(3),
+            ),
+        ];
+        for (k, bytes) in &photos {
+            let photo = ValidatedPhoto::check(Bytes::from(bytes.clone())).unwrap();
+            store.put(k, photo, &Precondition::None).await.unwrap();
+        }
+        (store, photos)
+    }
+
+    #[tokio::test]
+    async fn a_round_trip_keeps_keys_bytes_and_tags() {
+        let (from, photos) = store_with_photos().await;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("export");
+        assert_eq!(export(&from, &folder).await.unwrap(), 3);
+        assert!(!folder.join(format!("{MANIFEST}.partial")).exists());
+        let to = MemPhotoStore::new();
+        assert_eq!(import(&to, &folder).await.unwrap(), 3);
+        for (k, bytes) in photos {
+            let (a, b) = (
+                from.get(&k).await.unwrap().unwrap(),
+                to.get(&k).await.unwrap(),
+            );
+            let b = b.unwrap();
+            assert_eq!(b.bytes, bytes);
+            assert_eq!((a.etag, a.format, a.width), (b.etag, b.format, b.width));
+        }
+        // Importing again leaves the same photos.
+        assert_eq!(import(&to, &folder).await.unwrap(), 3);
+        assert_eq!(to.len(), 3);
+        // A second export into the same folder is refused.
+        assert!(matches!(
+            export(&from, &folder).await,
+            Err(ArchiveError::NotEmpty(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_bad_file_stops_the_import_before_anything_is_written() {
+        let (from, _) = store_with_photos().await;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("export");
+        export(&from, &folder).await.unwrap();
+        let manifest = read_manifest(&folder).unwrap();
+        // The last file is the one changed: the earlier ones must not be written either.
+        let last = &manifest.photos[2].file;
+        fs::write(folder.join(last), png(99)).unwrap();
+        let to = MemPhotoStore::new();
+        let error = import(&to, &folder).await.unwrap_err().to_string();
+        assert!(
+            error.contains(last.as_str()) && error.contains("manifest"),
+            "{error}"
+        );
+        assert!(to.is_empty());
+        // Not an image at all.
+        fs::write(folder.join(last), b"not a photo").unwrap();
+        let error = import(&to, &folder).await.unwrap_err().to_string();
+        assert!(error.contains("not an acceptable photo"), "{error}");
+        assert!(to.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_manifest_cannot_point_outside_its_folder_or_be_from_elsewhere() {
+        let (from, _) = store_with_photos().await;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("export");
+        export(&from, &folder).await.unwrap();
+        let path = folder.join(MANIFEST);
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, text.replacen("photos/000001", "../../etc/000001", 1)).unwrap();
+        let to = MemPhotoStore::new();
+        let error = import(&to, &folder).await.unwrap_err().to_string();
+        assert!(error.contains("inside the export folder"), "{error}");
+        fs::write(&path, text.replace("\"version\": 1", "\"version\": 2")).unwrap();
+        let error = import(&to, &folder).await.unwrap_err().to_string();
+        assert!(error.contains("version 2"), "{error}");
+        fs::write(&path, text.replace("graph-photo-export", "something-else")).unwrap();
+        let error = import(&to, &folder).await.unwrap_err().to_string();
+        assert!(error.contains("not a graph-photo export"), "{error}");
+        assert!(to.is_empty());
+    }
 }
