@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use photo_core::format::ImageFormat;
+use photo_core::renditions::SizeId;
 use photo_core::target::{Resource, Target};
 use reqwest::header::{
     HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MATCH,
@@ -310,7 +311,7 @@ impl GraphClient {
         target: &Target,
         size: &str,
     ) -> Result<PhotoMetadata, ClientError> {
-        self.get_json(&photo_path(target, &Resource::Size(size.to_owned())))
+        self.get_json(&photo_path(target, &Resource::Size(SizeId::new(size))))
             .await
     }
 
@@ -321,7 +322,7 @@ impl GraphClient {
         size: Option<&str>,
     ) -> Result<PhotoBytes, ClientError> {
         let resource = match size {
-            Some(size) => Resource::SizeValue(size.to_owned()),
+            Some(size) => Resource::SizeValue(SizeId::new(size)),
             None => Resource::PhotoValue,
         };
         let response = self.get(&photo_path(target, &resource)).await?;

@@ -19,7 +19,7 @@ use photo_core::etag::{ETag, TagCondition};
 use photo_core::limits::{check_photo_size, TooLarge, MAX_PHOTO_BYTES};
 use photo_core::ports::{DirectoryEntry, PhotoOwner};
 use photo_core::principal::Principal;
-use photo_core::renditions::size_id;
+use photo_core::renditions::{size_id, SizeId};
 use photo_core::service::Freshness;
 use photo_core::target::{ApiVersion, Operation, Representation, Route};
 use serde::Serialize;
@@ -277,7 +277,7 @@ impl Call<'_> {
     /// `GET .../photos/{size}` and its `$value` (spec A4, C2, C3, C5).
     async fn get_size(
         &self,
-        size: &str,
+        size: &SizeId,
         representation: Representation,
     ) -> Result<Response, ApiError> {
         let view = match self

@@ -14,6 +14,40 @@ pub fn available_sizes(width: u32, height: u32) -> Vec<u32> {
     PHOTO_SIZES.into_iter().filter(|&s| s <= shorter).collect()
 }
 
+/// The id of a size as a path names it (`48x48` in `/photos/48x48`), kept as sent: whether it
+/// names a size Graph serves, and one this photo has, is decided when it is served (a `404`
+/// otherwise, spec C5).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SizeId(String);
+
+impl SizeId {
+    /// A size id as sent.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id of the square of `side` pixels: `48` -> `48x48`.
+    pub fn of(side: u32) -> Self {
+        Self(size_id(side))
+    }
+
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The side of the square it names, when it is one of [`PHOTO_SIZES`] (`48x48`, `48X48`).
+    pub fn side(&self) -> Option<u32> {
+        parse_size_id(&self.0)
+    }
+}
+
+impl std::fmt::Display for SizeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// "48x48" / "48X48" -> Some(48) when it names one of PHOTO_SIZES (square); else None.
 pub fn parse_size_id(id: &str) -> Option<u32> {
     let (width, height) = id.split_once(['x', 'X'])?;

@@ -19,7 +19,7 @@ use crate::ports::{
     RenditionCache, StoreError, StoredPhoto, ValidatedPhoto,
 };
 use crate::principal::Principal;
-use crate::renditions::{self, RenderError, Rendition, RenditionSet};
+use crate::renditions::{self, RenderError, Rendition, RenditionSet, SizeId};
 use crate::target::{ApiVersion, Owner, Target};
 
 /// A read answered with `304`: the client's copy is current.
@@ -368,11 +368,12 @@ impl PhotoService {
         &self,
         principal: &Principal,
         target: &Target,
-        size_id: &str,
+        size: &SizeId,
         if_none_match: Option<&TagCondition>,
     ) -> Result<Freshness<SizeView>, PhotoError> {
         let (entry, photo) = self.readable_photo(principal, target).await?;
-        let side = renditions::parse_size_id(size_id)
+        let side = size
+            .side()
             .filter(|side| renditions::available_sizes(photo.width, photo.height).contains(side))
             .ok_or(PhotoError::PhotoNotFound)?;
         let etag = ETag::for_rendition(&photo.etag, side);

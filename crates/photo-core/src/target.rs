@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::renditions::SizeId;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// `/v1.0` or `/beta` (spec A2).
@@ -117,9 +118,9 @@ pub enum Resource {
     Photos,
     /// `.../photos/{size}`: metadata of one size. The id is kept as sent; whether it names an
     /// available size is decided later (404, spec C5).
-    Size(String),
+    Size(SizeId),
     /// `.../photos/{size}/$value`
-    SizeValue(String),
+    SizeValue(SizeId),
 }
 
 impl Resource {
@@ -129,8 +130,8 @@ impl Resource {
             Resource::Photo => "photo".to_owned(),
             Resource::PhotoValue => "photo/$value".to_owned(),
             Resource::Photos => "photos".to_owned(),
-            Resource::Size(size) => format!("photos/{}", encode_id(size)),
-            Resource::SizeValue(size) => format!("photos/{}/$value", encode_id(size)),
+            Resource::Size(size) => format!("photos/{}", encode_id(size.as_str())),
+            Resource::SizeValue(size) => format!("photos/{}/$value", encode_id(size.as_str())),
         }
     }
 }
@@ -167,7 +168,7 @@ pub enum Operation {
     /// `GET .../photos/{size}` or `.../photos/{size}/$value`
     GetSize {
         /// The size id as the path gave it (`48x48`).
-        size: String,
+        size: SizeId,
         /// Metadata or bytes.
         representation: Representation,
     },
@@ -361,8 +362,8 @@ impl Route {
             } else {
                 let size = segs.id()?;
                 match segs.next_is("$value") {
-                    None => Resource::Size(size),
-                    Some(true) => Resource::SizeValue(size),
+                    None => Resource::Size(SizeId::new(size)),
+                    Some(true) => Resource::SizeValue(SizeId::new(size)),
                     Some(false) => return Err(segs.unknown_here()),
                 }
             }
@@ -571,11 +572,11 @@ mod tests {
     #[test]
     fn read_routes_of_a4() {
         let r = parse("/v1.0/groups/g/photos/48X48/$value").unwrap();
-        assert_eq!(r.resource, Resource::SizeValue("48X48".into()));
+        assert_eq!(r.resource, Resource::SizeValue(SizeId::new("48X48")));
         assert_eq!(
             r.operation("GET").unwrap(),
             Operation::GetSize {
-                size: "48X48".into(),
+                size: SizeId::new("48X48"),
                 representation: Representation::Value
             }
         );

@@ -8,7 +8,7 @@ use crate::ports::{
     AccountKind, MockDirectory, MockPhotoStore, MockRenditionCache, PhotoOwner, ValidatedPhoto,
 };
 use crate::principal::{ApplicationPrincipal, DelegatedPrincipal, Scope, TenantId};
-use crate::renditions::RenditionFormat;
+use crate::renditions::{RenditionFormat, SizeId};
 use crate::target::Owner;
 use crate::validation::ImageFormat;
 
@@ -585,13 +585,18 @@ fn if_none_match_answers_not_modified_without_rendering() {
     let got = block_on(svc.get_size(
         &delegated(&["User.Read"]),
         &Target::Me,
-        "48X48",
+        &SizeId::new("48X48"),
         Some(&cond),
     ))
     .unwrap();
     assert!(matches!(got, Freshness::NotModified(tag) if tag == etag));
-    let err = block_on(svc.get_size(&delegated(&["User.Read"]), &Target::Me, "648x648", None))
-        .unwrap_err();
+    let err = block_on(svc.get_size(
+        &delegated(&["User.Read"]),
+        &Target::Me,
+        &SizeId::new("648x648"),
+        None,
+    ))
+    .unwrap_err();
     assert_eq!(err, PhotoError::PhotoNotFound);
 }
 
@@ -629,13 +634,14 @@ fn concurrent_first_reads_render_once() {
         renderer.clone(),
     );
     let p = delegated(&["User.Read"]);
+    let (small, larger) = (SizeId::new("48x48"), SizeId::new("96x96"));
     let results = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap()
         .block_on(async {
             futures::future::join_all((0..8).map(|i| {
-                let size = if i % 2 == 0 { "48x48" } else { "96x96" };
+                let size = if i % 2 == 0 { &small } else { &larger };
                 svc.get_size(&p, &Target::Me, size, None)
             }))
             .await
@@ -797,7 +803,10 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Reads one size as Adele; the 48x48 JPEG's bytes.
 async fn read_size(svc: Arc<PhotoService>, size: &str) -> Result<Bytes, PhotoError> {
     let reader = delegated(&["User.Read"]);
-    match svc.get_size(&reader, &Target::Me, size, None).await? {
+    match svc
+        .get_size(&reader, &Target::Me, &SizeId::new(size), None)
+        .await?
+    {
         Freshness::Modified(view) => Ok(view.rendition.bytes),
         Freshness::NotModified(_) => panic!("no If-None-Match was sent"),
     }
