@@ -212,7 +212,7 @@ fn prepare() -> Result<Setup, String> {
     let data = json!({ "tenants": [{ "id": TENANT, "displayName": "Bench", "users": users,
                                      "groups": [], "contactFolders": [], "contacts": [] }] });
     fs::write(&directory, data.to_string()).map_err(|e| format!("{}: {e}", directory.display()))?;
-    let token = tooling::output(
+    let token = stdout_of(
         Command::new(&server)
             .args([
                 "token",
@@ -243,6 +243,19 @@ fn prepare() -> Result<Setup, String> {
         token,
         admin_url,
     })
+}
+
+/// A command's stdout alone (`tooling::output` appends stderr, where the binary logs).
+fn stdout_of(command: &mut Command) -> Result<String, String> {
+    let shown = format!("{command:?}");
+    let out = command
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{shown} failed: {}", out.status));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("{shown}: {e}"))
 }
 
 fn user_id(i: usize) -> String {
