@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use photo_core::etag::{ETag, Precondition};
 use photo_core::format::ImageFormat;
-use photo_core::ids::ObjectId;
 use photo_core::ports::{
     PhotoKey, PhotoOwner, PhotoStore, RenditionCache, StoreError, StoredPhoto, ValidatedPhoto,
 };
@@ -143,16 +142,8 @@ impl PgStore {
 
 /// The key's four columns: tenant, owner kind, owner id, contact id ('' unless a contact).
 fn key_columns(key: &PhotoKey) -> (&str, &'static str, &str, &str) {
-    match &key.owner {
-        PhotoOwner::User(id) => (key.tenant.as_str(), "user", id.as_str(), ""),
-        PhotoOwner::Group(id) => (key.tenant.as_str(), "group", id.as_str(), ""),
-        PhotoOwner::Contact { user, contact } => (
-            key.tenant.as_str(),
-            "contact",
-            user.as_str(),
-            contact.as_str(),
-        ),
-    }
+    let (kind, owner, contact) = key.owner.to_columns();
+    (key.tenant.as_str(), kind, owner, contact)
 }
 
 fn key_from_row(row: &PgRow) -> Result<PhotoKey, sqlx::Error> {
@@ -160,15 +151,8 @@ fn key_from_row(row: &PgRow) -> Result<PhotoKey, sqlx::Error> {
     let kind: String = row.try_get("owner_kind")?;
     let owner_id: String = row.try_get("owner_id")?;
     let contact_id: String = row.try_get("contact_id")?;
-    let owner = match kind.as_str() {
-        "user" => PhotoOwner::User(ObjectId::new(owner_id)),
-        "group" => PhotoOwner::Group(ObjectId::new(owner_id)),
-        "contact" => PhotoOwner::Contact {
-            user: ObjectId::new(owner_id),
-            contact: ObjectId::new(contact_id),
-        },
-        _ => return Err(bad_column("owner_kind")),
-    };
+    let owner = PhotoOwner::from_columns(&kind, &owner_id, &contact_id)
+        .ok_or_else(|| bad_column("owner_kind"))?;
     Ok(PhotoKey {
         tenant: TenantId::new(tenant),
         owner,
@@ -182,40 +166,6 @@ fn bad_column(name: &str) -> sqlx::Error {
     }
 }
 
-fn format_name(format: ImageFormat) -> &'static str {
-    match format {
-        ImageFormat::Jpeg => "jpeg",
-        ImageFormat::Png => "png",
-        ImageFormat::Gif => "gif",
-        ImageFormat::Bmp => "bmp",
-    }
-}
-
-fn parse_format(name: &str) -> Option<ImageFormat> {
-    match name {
-        "jpeg" => Some(ImageFormat::Jpeg),
-        "png" => Some(ImageFormat::Png),
-        "gif" => Some(ImageFormat::Gif),
-        "bmp" => Some(ImageFormat::Bmp),
-        _ => None,
-    }
-}
-
-fn rendition_format_name(format: RenditionFormat) -> &'static str {
-    match format {
-        RenditionFormat::Jpeg => "jpeg",
-        RenditionFormat::Png => "png",
-    }
-}
-
-fn parse_rendition_format(name: &str) -> Option<RenditionFormat> {
-    match name {
-        "jpeg" => Some(RenditionFormat::Jpeg),
-        "png" => Some(RenditionFormat::Png),
-        _ => None,
-    }
-}
-
 fn photo_from_row(row: &PgRow) -> Result<StoredPhoto, sqlx::Error> {
     let bytes: Vec<u8> = row.try_get("bytes")?;
     let format: String = row.try_get("format")?;
@@ -224,7 +174,7 @@ fn photo_from_row(row: &PgRow) -> Result<StoredPhoto, sqlx::Error> {
     let etag: String = row.try_get("etag")?;
     Ok(StoredPhoto {
         bytes: Bytes::from(bytes),
-        format: parse_format(&format).ok_or_else(|| bad_column("format"))?,
+        format: ImageFormat::from_stored_name(&format).ok_or_else(|| bad_column("format"))?,
         width: u32::try_from(width).map_err(|_| bad_column("width"))?,
         height: u32::try_from(height).map_err(|_| bad_column("height"))?,
         etag: ETag::new(etag),
@@ -325,7 +275,7 @@ impl PgStore {
         .bind(owner)
         .bind(contact)
         .bind(photo.bytes().as_ref())
-        .bind(format_name(photo.format()))
+        .bind(photo.format().stored_name())
         .bind(width)
         .bind(height)
         .bind(photo.etag().opaque());
@@ -449,7 +399,8 @@ impl RenditionCache for PgStore {
                 let bytes: Vec<u8> = row.try_get("bytes")?;
                 Ok(Rendition {
                     side: u32::try_from(side).map_err(|_| bad_column("side"))?,
-                    format: parse_rendition_format(&format).ok_or_else(|| bad_column("format"))?,
+                    format: RenditionFormat::from_stored_name(&format)
+                        .ok_or_else(|| bad_column("format"))?,
                     bytes: Bytes::from(bytes),
                 })
             })
@@ -475,7 +426,7 @@ impl RenditionCache for PgStore {
         let formats: Vec<&str> = set
             .renditions
             .iter()
-            .map(|r| rendition_format_name(r.format))
+            .map(|r| r.format.stored_name())
             .collect();
         let bytes: Vec<&[u8]> = set.renditions.iter().map(|r| r.bytes.as_ref()).collect();
         let (tenant, kind, owner, contact) = key_columns(key);

@@ -225,11 +225,7 @@ struct KeyColumns<'a> {
 
 impl<'a> KeyColumns<'a> {
     fn of(key: &'a PhotoKey) -> Self {
-        let (kind, owner, contact) = match &key.owner {
-            PhotoOwner::User(id) => ("user", id.as_str(), ""),
-            PhotoOwner::Group(id) => ("group", id.as_str(), ""),
-            PhotoOwner::Contact { user, contact } => ("contact", user.as_str(), contact.as_str()),
-        };
+        let (kind, owner, contact) = key.owner.to_columns();
         Self {
             tenant: key.tenant.as_str(),
             kind,
@@ -270,40 +266,6 @@ fn conditional(head: &str, condition: &Precondition, first: usize) -> String {
     sql
 }
 
-fn format_name(format: ImageFormat) -> &'static str {
-    match format {
-        ImageFormat::Jpeg => "jpeg",
-        ImageFormat::Png => "png",
-        ImageFormat::Gif => "gif",
-        ImageFormat::Bmp => "bmp",
-    }
-}
-
-fn parse_format(name: &str) -> Option<ImageFormat> {
-    match name {
-        "jpeg" => Some(ImageFormat::Jpeg),
-        "png" => Some(ImageFormat::Png),
-        "gif" => Some(ImageFormat::Gif),
-        "bmp" => Some(ImageFormat::Bmp),
-        _ => None,
-    }
-}
-
-fn rendition_format_name(format: RenditionFormat) -> &'static str {
-    match format {
-        RenditionFormat::Jpeg => "jpeg",
-        RenditionFormat::Png => "png",
-    }
-}
-
-fn parse_rendition_format(name: &str) -> Option<RenditionFormat> {
-    match name {
-        "jpeg" => Some(RenditionFormat::Jpeg),
-        "png" => Some(RenditionFormat::Png),
-        _ => None,
-    }
-}
-
 /// A row the schema's CHECK constraints should have kept out: written by hand or damaged.
 fn bad_row(doing: &'static str) -> StoreError {
     tracing::warn!("SQLite store: {doing}: a row holds values this build cannot read");
@@ -331,7 +293,7 @@ fn photo_of(
         (None, Some(cached)) if cached.etag.opaque() == etag => Ok(cached),
         (Some(bytes), _) => Ok(StoredPhoto {
             bytes: Bytes::from(bytes),
-            format: parse_format(&format).ok_or_else(|| bad_row(doing))?,
+            format: ImageFormat::from_stored_name(&format).ok_or_else(|| bad_row(doing))?,
             width: u32::try_from(width).map_err(|_| bad_row(doing))?,
             height: u32::try_from(height).map_err(|_| bad_row(doing))?,
             etag: ETag::new(etag),
@@ -418,7 +380,7 @@ impl PhotoStore for SqliteStore {
             ),
         };
         let mut statement = statement
-            .bind(format_name(stored.format))
+            .bind(stored.format.stored_name())
             .bind(i64::from(stored.width))
             .bind(i64::from(stored.height))
             .bind(stored.etag.opaque().to_owned())
@@ -486,15 +448,8 @@ impl PhotoStore for SqliteStore {
                 .map_err(|e| unavailable(DOING, &e))?;
         rows.into_iter()
             .map(|(tenant, kind, owner, contact)| {
-                let owner = match kind.as_str() {
-                    "user" => PhotoOwner::User(owner.into()),
-                    "group" => PhotoOwner::Group(owner.into()),
-                    "contact" => PhotoOwner::Contact {
-                        user: owner.into(),
-                        contact: contact.into(),
-                    },
-                    _ => return Err(bad_row(DOING)),
-                };
+                let owner = PhotoOwner::from_columns(&kind, &owner, &contact)
+                    .ok_or_else(|| bad_row(DOING))?;
                 Ok(PhotoKey {
                     tenant: TenantId::new(tenant),
                     owner,
@@ -556,7 +511,7 @@ impl RenditionCache for SqliteStore {
             match row {
                 (Some(side), Some(format), Some(bytes)) => set.renditions.push(Rendition {
                     side: u32::try_from(side).ok()?,
-                    format: parse_rendition_format(&format)?,
+                    format: RenditionFormat::from_stored_name(&format)?,
                     bytes: Bytes::from(bytes),
                 }),
                 (None, None, None) => {}
@@ -606,7 +561,7 @@ impl RenditionCache for SqliteStore {
                 )
                 .bind(id)
                 .bind(i64::from(r.side))
-                .bind(rendition_format_name(r.format))
+                .bind(r.format.stored_name())
                 .bind(r.bytes.to_vec())
                 .execute(&mut *tx)
                 .await?;

@@ -24,6 +24,23 @@ pub(crate) const BMP_MAGIC: &[u8] = b"BM";
 pub(crate) const BMP_DIB_SIZES: &[u32] = &[12, 16, 40, 52, 56, 64, 108, 124];
 
 impl ImageFormat {
+    /// The lower-case name stores persist (`jpeg`, `png`, `gif`, `bmp`).
+    pub fn stored_name(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpeg",
+            Self::Png => "png",
+            Self::Gif => "gif",
+            Self::Bmp => "bmp",
+        }
+    }
+
+    /// The inverse of [`stored_name`](Self::stored_name).
+    pub fn from_stored_name(name: &str) -> Option<Self> {
+        [Self::Jpeg, Self::Png, Self::Gif, Self::Bmp]
+            .into_iter()
+            .find(|f| f.stored_name() == name)
+    }
+
     /// The media type, e.g. `image/jpeg`.
     pub fn content_type(self) -> &'static str {
         match self {

@@ -31,6 +31,32 @@ pub enum PhotoOwner {
     },
 }
 
+impl PhotoOwner {
+    /// The owner as a durable store keeps it in columns: (kind, owner id, contact id), with
+    /// kind `user`, `group` or `contact` and an empty contact id unless a contact. Every store
+    /// writes the same names, so a database or an export reads the same in any adapter.
+    pub fn to_columns(&self) -> (&'static str, &str, &str) {
+        match self {
+            Self::User(id) => ("user", id.as_str(), ""),
+            Self::Group(id) => ("group", id.as_str(), ""),
+            Self::Contact { user, contact } => ("contact", user.as_str(), contact.as_str()),
+        }
+    }
+
+    /// The inverse of [`to_columns`](Self::to_columns); `None` for an unknown kind.
+    pub fn from_columns(kind: &str, owner_id: &str, contact_id: &str) -> Option<Self> {
+        match kind {
+            "user" => Some(Self::User(owner_id.into())),
+            "group" => Some(Self::Group(owner_id.into())),
+            "contact" => Some(Self::Contact {
+                user: owner_id.into(),
+                contact: contact_id.into(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Where a photo lives: the tenant and the owning object, by canonical ids. Two paths naming
 /// the same object (`/me`, `/users/{id}`, `/users/{UPN}`) give the same key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -73,6 +73,21 @@ pub enum RenditionFormat {
 }
 
 impl RenditionFormat {
+    /// The lower-case name stores persist (`jpeg`, `png`).
+    pub fn stored_name(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpeg",
+            Self::Png => "png",
+        }
+    }
+
+    /// The inverse of [`stored_name`](Self::stored_name).
+    pub fn from_stored_name(name: &str) -> Option<Self> {
+        [Self::Jpeg, Self::Png]
+            .into_iter()
+            .find(|f| f.stored_name() == name)
+    }
+
     /// The `Content-Type` a rendition of this format is served with.
     pub fn content_type(self) -> &'static str {
         match self {

@@ -5,14 +5,11 @@ use std::time::Duration;
 
 use adapter_postgres::test_support::TestDatabase;
 use adapter_postgres::{PgOptions, PgStore};
-use async_trait::async_trait;
 use bytes::Bytes;
-use photo_core::etag::Precondition;
 use photo_core::format::ImageFormat;
-use photo_core::ports::{
-    PhotoKey, PhotoOwner, PhotoStore, StoreError, StoredPhoto, ValidatedPhoto,
-};
+use photo_core::ports::{PhotoKey, PhotoOwner, ValidatedPhoto};
 use photo_core::principal::TenantId;
+use photo_core::testkit::SpawningStore;
 use sqlx::{Connection, PgConnection};
 use tokio::runtime::Handle;
 
@@ -66,56 +63,9 @@ pub(crate) fn short_timeouts() -> PgOptions {
 
 /// The store driven on the test's runtime: the testkit polls its futures from plain OS threads
 /// (`futures::executor::block_on`), where sqlx's sockets and timers have no runtime.
-pub(crate) struct OnRuntime {
-    inner: PgStore,
-    handle: Handle,
-}
-
-impl OnRuntime {
-    pub(crate) fn new(inner: PgStore) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            handle: Handle::current(),
-        })
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        self.handle
-            .spawn(work)
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("task failed: {e}"))))
-    }
-}
-
-#[async_trait]
-impl PhotoStore for OnRuntime {
-    async fn get(&self, key: &PhotoKey) -> Result<Option<StoredPhoto>, StoreError> {
-        let (inner, key) = (self.inner.clone(), key.clone());
-        self.run(async move { inner.get(&key).await }).await
-    }
-
-    async fn put(
-        &self,
-        key: &PhotoKey,
-        photo: ValidatedPhoto,
-        condition: &Precondition,
-    ) -> Result<StoredPhoto, StoreError> {
-        let (inner, key, condition) = (self.inner.clone(), key.clone(), condition.clone());
-        self.run(async move { inner.put(&key, photo, &condition).await })
-            .await
-    }
-
-    async fn delete(&self, key: &PhotoKey, condition: &Precondition) -> Result<(), StoreError> {
-        let (inner, key, condition) = (self.inner.clone(), key.clone(), condition.clone());
-        self.run(async move { inner.delete(&key, &condition).await })
-            .await
-    }
-
-    async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
-        let inner = self.inner.clone();
-        self.run(async move { inner.keys().await }).await
-    }
+pub(crate) fn on_runtime(inner: PgStore) -> Arc<SpawningStore<PgStore>> {
+    let handle = Handle::current();
+    Arc::new(SpawningStore::new(Arc::new(inner), move |work| {
+        handle.spawn(work);
+    }))
 }

@@ -4,74 +4,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use adapter_sqlite::{SqliteOptions, SqliteStore};
-use async_trait::async_trait;
 use bytes::Bytes;
-use photo_core::etag::Precondition;
 use photo_core::format::ImageFormat;
-use photo_core::ports::{
-    PhotoKey, PhotoOwner, PhotoStore, StoreError, StoredPhoto, ValidatedPhoto,
-};
+use photo_core::ports::{PhotoKey, PhotoOwner, PhotoStore, ValidatedPhoto};
 use photo_core::principal::TenantId;
-use tokio::runtime::Handle;
+use photo_core::testkit::SpawningStore;
 
-/// Runs every call of the store on the Tokio runtime it was made on: the test kit drives the
-/// store from plain threads with `futures::executor::block_on`, and sqlx's futures need the
-/// runtime (its timers).
-pub(crate) struct OnRuntime {
-    inner: Arc<SqliteStore>,
-    handle: Handle,
-}
-
-/// `store` as a `PhotoStore` any thread can drive; call from within the runtime.
+/// `store` as a `PhotoStore` the test kit's threads can drive: each call runs on the current
+/// Tokio runtime, where sqlx's timers live. Call from within the runtime.
 pub(crate) fn on_runtime(store: &Arc<SqliteStore>) -> Arc<dyn PhotoStore> {
-    Arc::new(OnRuntime {
-        inner: Arc::clone(store),
-        handle: Handle::current(),
-    })
-}
-
-fn join_error(e: tokio::task::JoinError) -> StoreError {
-    StoreError::Unavailable(format!("the store's task ended: {e}"))
-}
-
-#[async_trait]
-impl PhotoStore for OnRuntime {
-    async fn get(&self, key: &PhotoKey) -> Result<Option<StoredPhoto>, StoreError> {
-        let (inner, key) = (Arc::clone(&self.inner), key.clone());
-        self.handle
-            .spawn(async move { PhotoStore::get(&*inner, &key).await })
-            .await
-            .map_err(join_error)?
-    }
-
-    async fn put(
-        &self,
-        key: &PhotoKey,
-        photo: ValidatedPhoto,
-        condition: &Precondition,
-    ) -> Result<StoredPhoto, StoreError> {
-        let (inner, key, condition) = (Arc::clone(&self.inner), key.clone(), condition.clone());
-        self.handle
-            .spawn(async move { PhotoStore::put(&*inner, &key, photo, &condition).await })
-            .await
-            .map_err(join_error)?
-    }
-
-    async fn delete(&self, key: &PhotoKey, condition: &Precondition) -> Result<(), StoreError> {
-        let (inner, key, condition) = (Arc::clone(&self.inner), key.clone(), condition.clone());
-        self.handle
-            .spawn(async move { inner.delete(&key, &condition).await })
-            .await
-            .map_err(join_error)?
-    }
-
-    async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
-        let inner = Arc::clone(&self.inner);
-        self.handle
-            .spawn(async move { inner.keys().await })
-            .await
-            .map_err(join_error)?
-    }
+    let handle = tokio::runtime::Handle::current();
+    Arc::new(SpawningStore::new(Arc::clone(store), move |work| {
+        handle.spawn(work);
+    }))
 }
 
 pub(crate) async fn open(path: &Path) -> SqliteStore {

@@ -39,14 +39,18 @@
 //! `testkit-...`), so it may run against a store that already holds data, and twice against
 //! the same store. It writes from several OS threads at once, driving the store's futures with
 //! `futures::executor::block_on`: a store whose futures need a particular async runtime
-//! (e.g. they use Tokio I/O) must enter that runtime itself. While those threads run, the
+//! (e.g. they use Tokio I/O) must enter that runtime itself, or be wrapped in a
+//! [`SpawningStore`] that runs each call on it:
+//! `SpawningStore::new(store, move |work| { handle.spawn(work); })`. While those threads run, the
 //! calling task blocks; with `#[tokio::test]` that is harmless.
 //!
 //! [`check_directory`] only reads; the directory must hold the objects the
 //! [`DirectoryFixture`] names.
 
 mod directory;
+mod spawning;
 mod store;
 
 pub use directory::{check_directory, DirectoryFixture};
+pub use spawning::{Spawn, SpawningStore};
 pub use store::check_photo_store;
