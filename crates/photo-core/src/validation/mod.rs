@@ -21,7 +21,7 @@
 //! Step 7 is an integrity pass that is much cheaper than a full decode (which costs tens to
 //! hundreds of milliseconds and up to ~160 MB for a 40 MP image): it undoes only the entropy
 //! coding and counts what comes out — JPEG: Huffman decoding without dequantisation or IDCT
-//! (`jpeg.rs`); PNG: inflating without unfiltering (`png.rs`); GIF: LZW decoding without colour
+//! (`jpeg/`); PNG: inflating without unfiltering (`png.rs`); GIF: LZW decoding without colour
 //! mapping (`gif.rs`); BMP: walking the RLE runs (`bmp.rs`). It is at least as strict as the
 //! decoders the renderer (`photo-render`'s `render_all`) uses, so that whatever is accepted can be rendered
 //! (a test and the fuzz targets hold this invariant). Measured costs: docs/PERFORMANCE.md.
