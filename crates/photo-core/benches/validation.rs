@@ -10,7 +10,9 @@
 
 use std::error::Error;
 use std::io::Cursor;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use test_images::{median_ms, min_ms, XorShift};
 
 use photo_core::validation::validate;
 
@@ -202,40 +204,4 @@ fn bmp_rle8(width: u32, height: u32) -> Vec<u8> {
     }
     bmp.extend(rle);
     bmp
-}
-
-/// xorshift64*: deterministic and fast; plenty for noise.
-struct XorShift(u64);
-
-impl XorShift {
-    /// Roughly normal noise in about -1.5..1.5 (sum of three uniforms, centred).
-    fn noise(&mut self) -> f32 {
-        let mut sum = 0.0;
-        for _ in 0..3 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let v = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
-            sum += v as f32 / (1u64 << 24) as f32;
-        }
-        sum - 1.5
-    }
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-fn median_ms(samples: &[Duration]) -> f64 {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => ms(sorted[n / 2]),
-        n => (ms(sorted[n / 2 - 1]) + ms(sorted[n / 2])) / 2.0,
-    }
-}
-
-fn min_ms(samples: &[Duration]) -> f64 {
-    samples.iter().min().map_or(f64::NAN, |d| ms(*d))
 }

@@ -3,12 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Cursor;
-
-use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
 use photo_core::validation::{validate, ImageFormat};
 use photo_render::render_all;
 use proptest::prelude::*;
+use test_images::progressive_jpeg;
 
 fn to_image_format(format: ImageFormat) -> image::ImageFormat {
     match format {
@@ -25,56 +23,8 @@ fn crc32(data: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-fn rgb(width: u32, height: u32) -> DynamicImage {
-    DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |x, y| {
-        Rgb([
-            (x * 37 % 256) as u8,
-            (y * 53 % 256) as u8,
-            ((x + y) * 11 % 256) as u8,
-        ])
-    }))
-}
-
-fn rgba(width: u32, height: u32) -> DynamicImage {
-    DynamicImage::ImageRgba8(RgbaImage::from_fn(width, height, |x, y| {
-        Rgba([
-            (x * 37 % 256) as u8,
-            (y * 53 % 256) as u8,
-            99,
-            ((x ^ y) * 17 % 256) as u8,
-        ])
-    }))
-}
-
-fn encode_image(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
-    let mut out = Cursor::new(Vec::new());
-    image
-        .write_to(&mut out, to_image_format(format))
-        .expect("encode test image");
-    out.into_inner()
-}
-
-/// A test image: `alpha` selects RGBA (PNG, BMP, GIF) over RGB; JPEG is always RGB.
 fn encode(format: ImageFormat, width: u32, height: u32, alpha: bool) -> Vec<u8> {
-    if alpha && format != ImageFormat::Jpeg {
-        encode_image(&rgba(width, height), format)
-    } else {
-        encode_image(&rgb(width, height), format)
-    }
-}
-
-fn progressive_jpeg(width: u16, height: u16) -> Vec<u8> {
-    let pixels: Vec<u8> = (0..u32::from(width) * u32::from(height) * 3)
-        .map(|i| (i * 31 % 251) as u8)
-        .collect();
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 85);
-    encoder.set_progressive(true);
-    encoder.set_restart_interval(2);
-    encoder
-        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
-        .expect("encode progressive JPEG");
-    out
+    test_images::encode(to_image_format(format), width, height, alpha)
 }
 
 fn format_strategy() -> impl Strategy<Value = ImageFormat> {

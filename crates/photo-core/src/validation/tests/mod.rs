@@ -3,7 +3,7 @@
 
 use super::png::crc32;
 use super::*;
-use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
+use test_images::progressive_jpeg;
 
 mod all_formats;
 mod bmp;
@@ -19,56 +19,9 @@ const ALL: [ImageFormat; 4] = [
     ImageFormat::Bmp,
 ];
 
-fn rgb(width: u32, height: u32) -> DynamicImage {
-    DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |x, y| {
-        Rgb([
-            (x * 37 % 256) as u8,
-            (y * 53 % 256) as u8,
-            ((x + y) * 11 % 256) as u8,
-        ])
-    }))
-}
-
-fn rgba(width: u32, height: u32) -> DynamicImage {
-    DynamicImage::ImageRgba8(RgbaImage::from_fn(width, height, |x, y| {
-        Rgba([
-            (x * 37 % 256) as u8,
-            (y * 53 % 256) as u8,
-            99,
-            ((x ^ y) * 17 % 256) as u8,
-        ])
-    }))
-}
-
-fn encode_image(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
-    let mut out = Cursor::new(Vec::new());
-    image
-        .write_to(&mut out, format.to_image_format())
-        .expect("encode test image");
-    out.into_inner()
-}
-
-/// A test image: `alpha` selects RGBA (PNG, BMP, GIF) over RGB; JPEG is always RGB.
+/// A test image in `format` (see `test_images::encode`).
 fn encode(format: ImageFormat, width: u32, height: u32, alpha: bool) -> Vec<u8> {
-    if alpha && format != ImageFormat::Jpeg {
-        encode_image(&rgba(width, height), format)
-    } else {
-        encode_image(&rgb(width, height), format)
-    }
-}
-
-fn progressive_jpeg(width: u16, height: u16) -> Vec<u8> {
-    let pixels: Vec<u8> = (0..u32::from(width) * u32::from(height) * 3)
-        .map(|i| (i * 31 % 251) as u8)
-        .collect();
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 85);
-    encoder.set_progressive(true);
-    encoder.set_restart_interval(2);
-    encoder
-        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
-        .expect("encode progressive JPEG");
-    out
+    test_images::encode(format.to_image_format(), width, height, alpha)
 }
 
 fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
