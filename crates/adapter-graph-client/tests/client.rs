@@ -12,7 +12,7 @@ use adapter_graph_client::{
     StaticToken, WriteOptions,
 };
 use bytes::Bytes;
-use photo_core::target::{Owner, Target};
+use photo_core::target::{ContactOwner, Target};
 use reqwest::Method;
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
@@ -432,7 +432,7 @@ async fn ids_are_percent_encoded_in_urls() {
     .await
     .unwrap();
     c.get_photo_metadata(&Target::Contact {
-        owner: Owner::User("a/b+c=d".into()),
+        owner: ContactOwner::User("a/b+c=d".into()),
         folder: Some("F 1".into()),
         id: "o'neil".into(),
     })

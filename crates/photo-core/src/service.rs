@@ -20,7 +20,7 @@ use crate::ports::{
 };
 use crate::principal::Principal;
 use crate::renditions::{self, RenderError, Rendition, RenditionSet, SizeId};
-use crate::target::{ApiVersion, Owner, Target};
+use crate::target::{ApiVersion, ContactOwner, Target};
 
 /// A read answered with `304`: the client's copy is current.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -486,11 +486,12 @@ fn kind_without_lookup(target: &Target) -> Option<TargetKind> {
         Target::Me => Some(TargetKind::Me),
         Target::Group(_) => Some(TargetKind::Group),
         Target::Contact {
-            owner: Owner::Me, ..
+            owner: ContactOwner::Me,
+            ..
         } => Some(TargetKind::ContactOfMe),
         Target::User(_)
         | Target::Contact {
-            owner: Owner::User(_),
+            owner: ContactOwner::User(_),
             ..
         } => None,
     }
@@ -532,8 +533,8 @@ fn directory_query(
         Target::Group(group) => DirectoryQuery::Group(group.clone()),
         Target::Contact { owner, folder, id } => DirectoryQuery::Contact {
             owner: match owner {
-                Owner::Me => me()?,
-                Owner::User(user) => UserRef::new(user.as_str()),
+                ContactOwner::Me => me()?,
+                ContactOwner::User(user) => UserRef::new(user.as_str()),
             },
             folder: folder.clone(),
             contact: id.clone(),

@@ -36,7 +36,7 @@ impl fmt::Display for ApiVersion {
 
 /// The user who owns a contact: the signed-in user, or a user named by id or UPN.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Owner {
+pub enum ContactOwner {
     /// `/me`: the signed-in user.
     Me,
     /// `/users/{id | userPrincipalName}`.
@@ -55,7 +55,7 @@ pub enum Target {
     /// `/{owner}/contacts/{id}` or `/{owner}/contactfolders/{folder}/contacts/{id}`
     Contact {
         /// The user whose contacts these are.
-        owner: Owner,
+        owner: ContactOwner,
         /// The contact folder, when the path names one.
         folder: Option<String>,
         /// The contact's id.
@@ -72,10 +72,10 @@ impl Target {
     /// The path of the target below the version segment, each id percent-encoded so that
     /// [`Route::parse_path`] reads back exactly this target.
     pub fn path(&self) -> String {
-        fn owner_path(owner: &Owner) -> String {
+        fn owner_path(owner: &ContactOwner) -> String {
             match owner {
-                Owner::Me => "me".to_owned(),
-                Owner::User(id) => format!("users/{}", encode_id(id)),
+                ContactOwner::Me => "me".to_owned(),
+                ContactOwner::User(id) => format!("users/{}", encode_id(id)),
             }
         }
         match self {
@@ -320,8 +320,8 @@ impl Route {
             owner
         } else {
             let contact_owner = match &owner {
-                Target::User(id) => Owner::User(id.clone()),
-                _ => Owner::Me,
+                Target::User(id) => ContactOwner::User(id.clone()),
+                _ => ContactOwner::Me,
             };
             if segs.next_is("contacts") == Some(true) {
                 Target::Contact {
@@ -460,7 +460,7 @@ mod tests {
                 (
                     "me/contacts/c1/photo/$value",
                     Target::Contact {
-                        owner: Owner::Me,
+                        owner: ContactOwner::Me,
                         folder: None,
                         id: "c1".into(),
                     },
@@ -468,7 +468,7 @@ mod tests {
                 (
                     "users/u1/contacts/c1/photo/$value",
                     Target::Contact {
-                        owner: Owner::User("u1".into()),
+                        owner: ContactOwner::User("u1".into()),
                         folder: None,
                         id: "c1".into(),
                     },
@@ -476,7 +476,7 @@ mod tests {
                 (
                     "me/contactfolders/f1/contacts/c1/photo/$value",
                     Target::Contact {
-                        owner: Owner::Me,
+                        owner: ContactOwner::Me,
                         folder: Some("f1".into()),
                         id: "c1".into(),
                     },
@@ -484,7 +484,7 @@ mod tests {
                 (
                     "users/u1/contactfolders/f1/contacts/c1/photo/$value",
                     Target::Contact {
-                        owner: Owner::User("u1".into()),
+                        owner: ContactOwner::User("u1".into()),
                         folder: Some("f1".into()),
                         id: "c1".into(),
                     },
@@ -506,7 +506,7 @@ mod tests {
         assert_eq!(
             r.target,
             Target::Contact {
-                owner: Owner::Me,
+                owner: ContactOwner::Me,
                 folder: Some("f".into()),
                 id: "c".into()
             }
@@ -621,7 +621,10 @@ mod tests {
     }
 
     fn arb_target() -> impl Strategy<Value = Target> {
-        let owner = prop_oneof![Just(Owner::Me), arb_id().prop_map(Owner::User)];
+        let owner = prop_oneof![
+            Just(ContactOwner::Me),
+            arb_id().prop_map(ContactOwner::User)
+        ];
         prop_oneof![
             Just(Target::Me),
             arb_id().prop_map(Target::User),

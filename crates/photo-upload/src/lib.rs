@@ -35,7 +35,7 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use photo_core::target::Owner;
+    use photo_core::target::ContactOwner;
 
     #[test]
     fn targets_parse_like_the_server_reads_them() {
@@ -54,7 +54,7 @@ mod tests {
         assert_eq!(
             parse_target("users/u/contactFolders/f/contacts/c"),
             Ok(Target::Contact {
-                owner: Owner::User("u".into()),
+                owner: ContactOwner::User("u".into()),
                 folder: Some("f".into()),
                 id: "c".into()
             })

@@ -1,5 +1,5 @@
 use super::*;
-use photo_core::target::Owner;
+use photo_core::target::ContactOwner;
 
 #[test]
 fn maps_parse_with_or_without_a_header() {
@@ -25,7 +25,7 @@ fn maps_parse_with_or_without_a_header() {
                 line: 6,
                 file: "c.gif".into(),
                 target: Target::Contact {
-                    owner: Owner::Me,
+                    owner: ContactOwner::Me,
                     folder: None,
                     id: "c1".into()
                 }

@@ -33,22 +33,22 @@ fn the_caller_named_by_id_in_any_case_is_me() {
 #[test]
 fn a_missing_contact_of_the_caller_is_404_and_of_another_user_403() {
     let p = delegated(&["Contacts.ReadWrite"]);
-    let mine = |folder| contact(Owner::User(ME.to_uppercase()), folder, "missing");
-    let theirs = |folder| contact(Owner::User(OTHER_UPN.into()), folder, MY_CONTACT);
+    let mine = |folder| contact(ContactOwner::User(ME.to_uppercase()), folder, "missing");
+    let theirs = |folder| contact(ContactOwner::User(OTHER_UPN.into()), folder, MY_CONTACT);
     assert_eq!(read_once(&p, &mine(None)), Err(PhotoError::ItemNotFound));
     assert_eq!(
         read_once(&p, &mine(Some("nope"))),
         Err(PhotoError::ItemNotFound)
     );
     assert_eq!(
-        read_once(&p, &contact(Owner::Me, Some("nope"), MY_CONTACT)),
+        read_once(&p, &contact(ContactOwner::Me, Some("nope"), MY_CONTACT)),
         Err(PhotoError::ItemNotFound)
     );
     // Found or not, another user's contacts are closed to delegated tokens (spec D4/D5).
     for target in [
         theirs(None),
         theirs(Some(MY_FOLDER)),
-        contact(Owner::User("ghost".into()), None, MY_CONTACT),
+        contact(ContactOwner::User("ghost".into()), None, MY_CONTACT),
     ] {
         let answer = read_once(&p, &target);
         assert!(is_denied(&answer), "{target:?}: {answer:?}");
@@ -57,7 +57,7 @@ fn a_missing_contact_of_the_caller_is_404_and_of_another_user_403() {
     let no_contacts = delegated(&["User.Read"]);
     for target in [
         mine(None),
-        contact(Owner::User(ME.into()), None, MY_CONTACT),
+        contact(ContactOwner::User(ME.into()), None, MY_CONTACT),
     ] {
         let answer = read_once(&no_contacts, &target);
         assert!(is_denied(&answer), "{target:?}: {answer:?}");
@@ -65,7 +65,7 @@ fn a_missing_contact_of_the_caller_is_404_and_of_another_user_403() {
     assert!(matches!(
         read_once(
             &p,
-            &contact(Owner::User(ME.into()), Some(MY_FOLDER), MY_CONTACT)
+            &contact(ContactOwner::User(ME.into()), Some(MY_FOLDER), MY_CONTACT)
         ),
         Err(PhotoError::PhotoNotFound)
     ));
@@ -75,11 +75,17 @@ fn a_missing_contact_of_the_caller_is_404_and_of_another_user_403() {
 fn an_application_names_no_caller_and_is_told_404_after_authorization() {
     let reader = app(&["Contacts.Read", "User.Read.All", "Group.Read.All"]);
     assert_eq!(
-        read_once(&reader, &contact(Owner::User("ghost".into()), None, "c")),
+        read_once(
+            &reader,
+            &contact(ContactOwner::User("ghost".into()), None, "c")
+        ),
         Err(PhotoError::ResourceNotFound("ghost".into()))
     );
     assert_eq!(
-        read_once(&reader, &contact(Owner::User(OTHER.into()), None, "c")),
+        read_once(
+            &reader,
+            &contact(ContactOwner::User(OTHER.into()), None, "c")
+        ),
         Err(PhotoError::ItemNotFound)
     );
     assert_eq!(
@@ -92,9 +98,15 @@ fn an_application_names_no_caller_and_is_told_404_after_authorization() {
 fn denial_comes_before_the_lookup_when_the_path_tells_the_kind() {
     for (principal, target) in [
         (app(&[]), Target::User("ghost".into())),
-        (app(&[]), contact(Owner::User("ghost".into()), None, "c")),
+        (
+            app(&[]),
+            contact(ContactOwner::User("ghost".into()), None, "c"),
+        ),
         (delegated(&["User.Read"]), Target::Group("ghost".into())),
-        (delegated(&["User.Read"]), contact(Owner::Me, None, "c")),
+        (
+            delegated(&["User.Read"]),
+            contact(ContactOwner::Me, None, "c"),
+        ),
         (delegated(&[]), Target::Me),
     ] {
         let mut dir = MockDirectory::new();
@@ -110,7 +122,7 @@ fn me_reaches_the_directory_as_the_callers_object_id() {
     for (target, expected) in [
         (Target::Me, DirectoryQuery::User(ME.into())),
         (
-            contact(Owner::Me, Some(MY_FOLDER), MY_CONTACT),
+            contact(ContactOwner::Me, Some(MY_FOLDER), MY_CONTACT),
             DirectoryQuery::Contact {
                 owner: ME.into(),
                 folder: Some(MY_FOLDER.into()),
@@ -140,8 +152,8 @@ fn every_operation_asks_the_directory_once() {
         Target::User(ME.into()),
         Target::User(OTHER.into()),
         Target::User("ghost".into()),
-        contact(Owner::User(ME.into()), None, MY_CONTACT),
-        contact(Owner::User(OTHER.into()), None, MY_CONTACT),
+        contact(ContactOwner::User(ME.into()), None, MY_CONTACT),
+        contact(ContactOwner::User(OTHER.into()), None, MY_CONTACT),
     ] {
         let _ = read_once(&p, &target);
         let _ = write_once(&p, &target);
@@ -183,7 +195,7 @@ fn application_tokens_on_me_are_bad_requests() {
     assert_eq!(err, PhotoError::NoSignedInUser);
     let err = block_on(svc.get_photo(
         &app(&["Contacts.Read"]),
-        &contact(Owner::Me, None, "c"),
+        &contact(ContactOwner::Me, None, "c"),
         None,
     ))
     .unwrap_err();

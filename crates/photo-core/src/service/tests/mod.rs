@@ -11,7 +11,7 @@ use crate::ports::{
 };
 use crate::principal::{ApplicationPrincipal, DelegatedPrincipal, Scope, TenantId};
 use crate::renditions::{RenditionFormat, SizeId};
-use crate::target::Owner;
+use crate::target::ContactOwner;
 use crate::validation::ImageFormat;
 
 const TENANT: &str = "t1";
@@ -199,7 +199,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn contact(owner: Owner, folder: Option<&str>, id: &str) -> Target {
+fn contact(owner: ContactOwner, folder: Option<&str>, id: &str) -> Target {
     Target::Contact {
         owner,
         folder: folder.map(str::to_owned),
