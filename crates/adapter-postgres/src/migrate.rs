@@ -9,11 +9,18 @@ use crate::error::PgOpenError;
 
 /// Every schema version, oldest first: (version, description, SQL). A released entry is never
 /// edited (its checksum is recorded in the database); a change is a new entry.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "photos and renditions",
-    include_str!("../migrations/0001_photos_and_renditions.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "photos and renditions",
+        include_str!("../migrations/0001_photos_and_renditions.sql"),
+    ),
+    (
+        2,
+        "put photo function",
+        include_str!("../migrations/0002_put_photo_function.sql"),
+    ),
+];
 
 /// The newest schema version this build knows.
 pub(crate) fn known_version() -> i64 {

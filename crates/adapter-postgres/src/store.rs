@@ -188,29 +188,11 @@ fn to_i32(value: u32, operation: &'static str) -> Result<i32, StoreError> {
         .map_err(|_| StoreError::Unavailable(format!("{operation}: dimension out of range")))
 }
 
-const UPSERT: &str = "\
-    INSERT INTO photos (tenant, owner_kind, owner_id, contact_id, bytes, format, width, height, etag)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-    ON CONFLICT (tenant, owner_kind, owner_id, contact_id) DO UPDATE
-    SET bytes = EXCLUDED.bytes, format = EXCLUDED.format, width = EXCLUDED.width,
-        height = EXCLUDED.height, etag = EXCLUDED.etag";
-
-// `$10` is NULL for `Precondition::Exists` (any tag), else the tags one of which must be
-// stored. An UPDATE that finds the row locked waits for the other writer, then re-checks its
-// WHERE on the row that writer left: of N writers holding the same tag, one updates, the
-// others find a new tag and update nothing.
-const CONDITIONAL_UPDATE: &str = "\
-    UPDATE photos
-    SET bytes = $5, format = $6, width = $7, height = $8, etag = $9
-    WHERE tenant = $1 AND owner_kind = $2 AND owner_id = $3 AND contact_id = $4
-      AND ($10::text[] IS NULL OR etag = ANY($10::text[]))";
-
-// In the put's transaction, after the photo row is written and locked: the renditions of every
-// other version. A statement of its own (not a CTE of the write) so that it sees renditions a
-// concurrent `RenditionCache::put` committed while the write waited for the row lock.
-const PURGE_OTHER_VERSIONS: &str = "\
-    DELETE FROM renditions
-    WHERE tenant = $1 AND owner_kind = $2 AND owner_id = $3 AND contact_id = $4 AND etag <> $5";
+// The upsert or the conditional update (`$10`; `$11` NULL for `Precondition::Exists`, else
+// the tags one of which must be stored), then the purge of the other versions' renditions:
+// migrations/0002_put_photo_function.sql says why this is atomic and race-free.
+const PUT_PHOTO: &str = "\
+    SELECT graph_photo_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 // The renditions go with the photo row through the foreign key's ON DELETE CASCADE.
 const CONDITIONAL_DELETE: &str = "\
@@ -257,7 +239,9 @@ fn required_tags(condition: &Precondition) -> Option<Option<Vec<&str>>> {
 }
 
 impl PgStore {
-    async fn put_in_transaction(
+    /// The write and the purge of other versions' renditions in one round trip (the
+    /// function of migration 2); `false` when the precondition did not hold.
+    async fn put_photo(
         &self,
         key: &PhotoKey,
         photo: &ValidatedPhoto,
@@ -265,38 +249,21 @@ impl PgStore {
         condition: &Precondition,
     ) -> Result<bool, sqlx::Error> {
         let (tenant, kind, owner, contact) = key_columns(key);
-        let mut tx = self.pool.begin().await?;
-        let write = match required_tags(condition) {
-            None => sqlx::query(UPSERT),
-            Some(_) => sqlx::query(CONDITIONAL_UPDATE),
-        }
-        .bind(tenant)
-        .bind(kind)
-        .bind(owner)
-        .bind(contact)
-        .bind(photo.bytes().as_ref())
-        .bind(photo.format().stored_name())
-        .bind(width)
-        .bind(height)
-        .bind(photo.etag().opaque());
-        let write = match required_tags(condition) {
-            Some(tags) => write.bind(tags),
-            None => write,
-        };
-        if write.execute(&mut *tx).await?.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query(PURGE_OTHER_VERSIONS)
+        let tags = required_tags(condition);
+        sqlx::query_scalar::<_, bool>(PUT_PHOTO)
             .bind(tenant)
             .bind(kind)
             .bind(owner)
             .bind(contact)
+            .bind(photo.bytes().as_ref())
+            .bind(photo.format().stored_name())
+            .bind(width)
+            .bind(height)
             .bind(photo.etag().opaque())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+            .bind(tags.is_some())
+            .bind(tags.flatten())
+            .fetch_one(&self.pool)
+            .await
     }
 }
 
@@ -328,7 +295,7 @@ impl PhotoStore for PgStore {
             to_i32(photo.width(), "put")?,
             to_i32(photo.height(), "put")?,
         );
-        match self.put_in_transaction(key, &photo, size, condition).await {
+        match self.put_photo(key, &photo, size, condition).await {
             Ok(true) => Ok(StoredPhoto::from(photo)),
             Ok(false) => Err(StoreError::PreconditionFailed),
             Err(e) => Err(unavailable("put", &e)),
