@@ -34,7 +34,8 @@
 //! `DELETE ... WHERE etag = ANY($tags)`, or an `INSERT ... ON CONFLICT DO UPDATE` when
 //! unconditional), under the row lock PostgreSQL takes: of N writers on any replicas holding
 //! the same tag, exactly one writes and the others get `PreconditionFailed`. A `put` removes
-//! the renditions of other versions in the same transaction; a `delete` removes them by the
+//! the renditions of other versions in the same transaction (write and purge are one round
+//! trip: the `graph_photo_put` function of migration 2); a `delete` removes them by the
 //! cascade, in the same statement. [`RenditionCache::put`](photo_core::ports::RenditionCache::put)
 //! inserts only while the photo is at the rendered version (a share lock on the photo row in
 //! the inserting statement), so a render finishing after a replace stores nothing.
