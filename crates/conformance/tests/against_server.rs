@@ -11,7 +11,7 @@ use conformance::{
     Claims, Endpoint, Fixture, HttpEndpoint, Report, RunOptions, WireRequest, WireResponse,
 };
 use dev_tokens::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID};
-use graph_photo::cli::{DirArgs, ServeArgs};
+use graph_photo::cli::ServeArgs;
 use percent_encoding::percent_decode_str;
 
 struct TestServer {
@@ -35,26 +35,8 @@ fn start_server() -> TestServer {
         .enable_all()
         .build()
         .unwrap();
-    let args = ServeArgs {
-        listen: "127.0.0.1:0".into(),
-        dirs: DirArgs {
-            data_dir: Some(dir.path().to_owned()),
-            directory: None,
-        },
-        store: Default::default(),
-        jwks_file: None,
-        jwks_url: None,
-        audiences: Vec::new(),
-        public_url: None,
-        rendition_cache: 64,
-        render_memory: photo_render::DEFAULT_RENDER_MEMORY,
-        tls_cert: None,
-        tls_key: None,
-        tls_self_signed: false,
-        quiet: true,
-        limits: Default::default(),
-        uploads: Default::default(),
-    };
+    let mut args = ServeArgs::local(dir.path().to_owned());
+    args.rendition_cache = 64;
     let server = runtime.block_on(graph_photo::serve::bind(&args)).unwrap();
     let base_url = format!("http://{}", server.addr);
     let key = server.dev_key.clone().expect("the dev key");

@@ -171,6 +171,34 @@ pub struct ServeArgs {
     pub uploads: UploadArgs,
 }
 
+impl ServeArgs {
+    /// The command line's defaults, quiet, on an ephemeral local port, over `data_dir` (its
+    /// development key and default SQLite store): for code that runs the server in process,
+    /// such as tests, without reading the environment as the command line does.
+    pub fn local(data_dir: PathBuf) -> Self {
+        Self {
+            listen: "127.0.0.1:0".into(),
+            dirs: DirArgs {
+                data_dir: Some(data_dir),
+                directory: None,
+            },
+            store: StoreArgs::default(),
+            jwks_file: None,
+            jwks_url: None,
+            audiences: Vec::new(),
+            public_url: None,
+            rendition_cache: 256,
+            render_memory: photo_render::DEFAULT_RENDER_MEMORY,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            quiet: true,
+            limits: LimitArgs::default(),
+            uploads: UploadArgs::default(),
+        }
+    }
+}
+
 /// Connection limits of `serve` (what keeps it up under hostile or broken clients).
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {

@@ -15,7 +15,7 @@ use adapter_graph_client::{
 use adapter_memstore::seed;
 use bytes::Bytes;
 use dev_tokens::TokenRequest;
-use graph_photo::cli::{DirArgs, ServeArgs};
+use graph_photo::cli::ServeArgs;
 use image::{DynamicImage, Rgb, RgbImage};
 use photo_core::target::Target;
 use tempfile::TempDir;
@@ -36,26 +36,8 @@ async fn start_server() -> TestServer {
         dev_tokens::TEST_KEY_PEM,
     )
     .unwrap();
-    let args = ServeArgs {
-        listen: "127.0.0.1:0".into(),
-        dirs: DirArgs {
-            data_dir: Some(data.path().to_owned()),
-            directory: None,
-        },
-        store: Default::default(),
-        jwks_file: None,
-        jwks_url: None,
-        audiences: Vec::new(),
-        public_url: None,
-        rendition_cache: 16,
-        render_memory: photo_render::DEFAULT_RENDER_MEMORY,
-        tls_cert: None,
-        tls_key: None,
-        tls_self_signed: false,
-        quiet: true,
-        limits: Default::default(),
-        uploads: Default::default(),
-    };
+    let mut args = ServeArgs::local(data.path().to_owned());
+    args.rendition_cache = 16;
     let server = graph_photo::serve::bind(&args).await.unwrap();
     let mut request = TokenRequest::delegated(
         seed::CONTOSO_TENANT,
