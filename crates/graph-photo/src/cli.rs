@@ -95,6 +95,15 @@ pub struct DirArgs {
     pub directory: Option<PathBuf>,
 }
 
+impl DirArgs {
+    /// `--data-dir`, else the default data directory ([`crate::default_data_dir`]).
+    pub fn resolved_data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(crate::default_data_dir)
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.

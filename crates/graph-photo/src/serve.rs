@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use crate::cli::{LimitArgs, ServeArgs};
 use crate::store::{StoreUrl, Stores};
 use crate::token::load_directory;
-use crate::{default_data_dir, AppError};
+use crate::AppError;
 
 /// The scopes of the token printed on start: enough for every call on the seeded tenant.
 const BANNER_SCOPES: [&str; 4] = [
@@ -115,7 +115,7 @@ pub struct Tls {
 fn tls_setup(args: &ServeArgs) -> Result<Option<Tls>, AppError> {
     let tls_error = |e: tls::TlsError| AppError::Usage(format!("TLS: {e}"));
     if args.tls_self_signed {
-        let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
+        let data_dir = args.dirs.resolved_data_dir();
         let files = SelfSignedFiles::load_or_create(&data_dir).map_err(tls_error)?;
         let config =
             tls::server_config_from_files(&files.cert_path, &files.key_path).map_err(tls_error)?;
@@ -164,7 +164,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         (Some(file), _) => (JwksSource::File(file.clone()), None),
         (None, Some(url)) => (JwksSource::Url(url.clone()), None),
         (None, None) => {
-            let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
+            let data_dir = args.dirs.resolved_data_dir();
             let key = Arc::new(DevKey::load_or_create(&data_dir)?);
             (JwksSource::Static(key.jwks()), Some(key))
         }
@@ -175,7 +175,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
     }
     let auth = Arc::new(Authenticator::new(auth_config).await?);
 
-    let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
+    let data_dir = args.dirs.resolved_data_dir();
     let stores = Stores::open(args.store.url(&data_dir)?, args.rendition_cache).await?;
     let store = stores.url.clone();
     let service = photo_service(

@@ -7,7 +7,7 @@ use adapter_memstore::MemDirectory;
 use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID};
 
 use crate::cli::{split_list, TokenArgs};
-use crate::{default_data_dir, AppError};
+use crate::AppError;
 
 /// The directory the server would use with the same options.
 pub fn load_directory(file: Option<&Path>) -> Result<MemDirectory, AppError> {
@@ -67,7 +67,7 @@ pub fn token_request(args: &TokenArgs, directory: &MemDirectory) -> Result<Token
 pub fn run(args: &TokenArgs) -> Result<String, AppError> {
     let directory = load_directory(args.dirs.directory.as_deref())?;
     let request = token_request(args, &directory)?;
-    let data_dir = args.dirs.data_dir.clone().unwrap_or_else(default_data_dir);
+    let data_dir = args.dirs.resolved_data_dir();
     let key = DevKey::load_or_create(&data_dir)?;
     Ok(key.mint(&request)?)
 }
