@@ -40,6 +40,8 @@ const LARGE_RANGE: std::ops::RangeInclusive<usize> = 3_500_000..=MAX_PHOTO_BYTES
 pub(crate) const MAX_PHOTO_BYTES: usize = 4 * 1024 * 1024;
 /// Above this share of one core, the generator (not the server) may be what limits the rate.
 const SATURATED: f64 = 0.95;
+/// Above this share, the generator is marked as near its limit in the table.
+const NEAR_SATURATED: f64 = 0.85;
 const USAGE: &str = "Usage: cargo xtask bench http [--rounds N] [--seconds S] [--check] [--store memory|sqlite|all]";
 
 /// One kind of request, measured on both servers.
@@ -262,6 +264,11 @@ fn bench(options: &Options) -> Result<bool, String> {
         "{CLIENTS} connections (one user each, keep-alive), {} s per measurement after 1 s of warm-up, median of {} rounds;\nservers pinned to core 0, load generator (graph-photo-bench http: hyper, one connection per client) on core 1.\nCPU: share of one core used while measuring (graph-photo / floor).\n\n{table}",
         options.seconds, options.rounds
     );
+    if table.contains("near its limit") {
+        println!(
+            "Note: where the generator was near its limit against the floor, the floor's rate may be\nthe generator's: those ratios may read a little high, never low.\n"
+        );
+    }
     if saturated {
         println!(
             "WARNING: the load generator used more than {:.0}% of its core while the server did not: those ratios are biased towards 1.0.\n",
@@ -483,7 +490,11 @@ fn speed_table(rounds: &[Value], stores: &[Store]) -> (String, Value, bool, bool
                 pct(gp_server),
                 pct(floor_server),
                 pct(gp_client),
-                pct(floor_client),
+                if floor_client.unwrap_or(0.0) > NEAR_SATURATED {
+                    format!("{} (near its limit)", pct(floor_client))
+                } else {
+                    pct(floor_client)
+                },
                 per_cpu.map_or("-".to_owned(), |r| format!("{r:.2}x")),
             ));
             per_kind.insert(

@@ -39,22 +39,27 @@ struct Floor {
 type Shared = Arc<Floor>;
 
 pub(crate) async fn serve(listen: &str, thumbnail: &Path) -> Result<(), Error> {
+    let app = router(Bytes::from(std::fs::read(thumbnail)?));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The floor's routes, serving `thumbnail` as every user's 48x48.
+fn router(thumbnail: Bytes) -> Router {
     let floor = Arc::new(Floor {
         photos: Mutex::new(HashMap::new()),
         versions: AtomicU64::new(1),
         thumbnail: Photo {
-            bytes: Bytes::from(std::fs::read(thumbnail)?),
+            bytes: thumbnail,
             etag: HeaderValue::from_static("\"thumbnail\""),
         },
     });
-    let app = Router::new()
+    Router::new()
         .route("/v1.0/users/{id}/photo/$value", put(store).get(photo))
         .route("/v1.0/users/{id}/photos/48x48/$value", get(small))
         .layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES))
-        .with_state(floor);
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    axum::serve(listener, app).await?;
-    Ok(())
+        .with_state(floor)
 }
 
 /// graph-photo's answer to an update: 200, no body, `Content-Length: 0`, the new `ETag`.
@@ -103,4 +108,59 @@ fn media(bytes: Bytes, etag: HeaderValue) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
     headers.insert(header::ETAG, etag);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+
+    /// Sends `method path` with `body` to the floor at `addr`: status, headers, body.
+    async fn call(
+        addr: &str,
+        method: &str,
+        path: &str,
+        body: &'static [u8],
+    ) -> (u16, axum::http::HeaderMap, Bytes) {
+        let mut sender = crate::load::connect(addr).await.unwrap();
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, addr)
+            .body(Full::new(Bytes::from_static(body)))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.status.as_u16(), parts.headers, bytes)
+    }
+
+    #[tokio::test]
+    async fn stores_an_upload_and_serves_it_as_graph_photo_answers() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let app = router(Bytes::from_static(b"small"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let path = "/v1.0/users/u1/photo/$value";
+        let (status, headers, body) = call(&addr, "PUT", path, b"photo bytes").await;
+        assert_eq!(status, 200);
+        assert_eq!(headers[header::CONTENT_LENGTH], "0");
+        assert!(body.is_empty());
+        let etag = headers[header::ETAG].clone();
+        assert!(etag.to_str().unwrap().starts_with('"'));
+
+        let (status, headers, body) = call(&addr, "GET", path, b"").await;
+        assert_eq!(status, 200);
+        assert_eq!(&body[..], b"photo bytes");
+        assert_eq!(headers[header::ETAG], etag);
+        assert_eq!(headers[header::CONTENT_TYPE], "image/jpeg");
+        assert_eq!(headers[header::CACHE_CONTROL], "private");
+
+        let small = "/v1.0/users/u1/photos/48x48/$value";
+        let (status, _, body) = call(&addr, "GET", small, b"").await;
+        assert_eq!((status, &body[..]), (200, &b"small"[..]));
+        let (status, _, _) = call(&addr, "GET", "/v1.0/users/u2/photo/$value", b"").await;
+        assert_eq!(status, 404);
+    }
 }

@@ -351,7 +351,7 @@ fn brief(error: &hyper::Error) -> String {
     }
 }
 
-async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>, Error> {
+pub(crate) async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>, Error> {
     let stream = TcpStream::connect(authority).await?;
     stream.set_nodelay(true)?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
