@@ -20,19 +20,15 @@
 //! server's CPU wherever the OS ran it, for both the floor and graph-photo alike.
 
 use std::fs;
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode};
 
 use serde_json::{json, Value};
 
+use crate::bench_setup::{self, rate, user_id, Binaries, CLIENTS, CLIENT_CORE, SERVER_CORE};
 use crate::tooling;
 
-const CLIENTS: usize = 16;
 const PHOTO_BYTES: usize = 100_000;
-const TENANT: &str = "b3c1d2e4-0000-4000-8000-00000000beef";
 const PUT_TARGET: f64 = 0.7;
 const GET_TARGET: f64 = 0.9;
 
@@ -93,8 +89,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 /// Where the build and the runs live.
 struct Setup {
     dir: PathBuf,
-    server: PathBuf,
-    tool: PathBuf,
+    bin: Binaries,
     photo: PathBuf,
     directory: PathBuf,
     token: String,
@@ -121,12 +116,7 @@ fn bench(options: &Options) -> Result<bool, String> {
         rounds.push(Value::Object(result));
     }
     let median_of = |store: &str, field: &str| -> Option<f64> {
-        let mut values: Vec<f64> = rounds
-            .iter()
-            .filter_map(|r| r[store][field].as_f64())
-            .collect();
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied()
+        bench_setup::median(rounds.iter().filter_map(|r| r[store][field].as_f64()))
     };
     let mut report = String::from(
         "| store | PUT 100 KB /s | engine floor PUT /s | PUT / floor | GET $value /s | engine floor GET /s | GET / memory store |\n|---|---|---|---|---|---|---|\n",
@@ -174,59 +164,19 @@ fn bench(options: &Options) -> Result<bool, String> {
 }
 
 fn prepare() -> Result<Setup, String> {
-    let root = crate::workspace_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|d| !d.is_empty())
-        .map(|d| root.join(d))
-        .unwrap_or_else(|| root.join("target"));
-    tooling::run_step(
-        "bench store",
-        crate::cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "graph-photo",
-            "-p",
-            "graph-photo-bench",
-        ]),
-    )?;
-    let release = target.join("release");
-    let dir = target.join("bench").join("store");
+    let bin = bench_setup::build_release("bench store")?;
+    let dir = bench_setup::target_dir().join("bench").join("store");
     tooling::remove_dir(&dir)?;
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let server = release.join("graph-photo");
-    let tool = release.join("graph-photo-bench");
     let photo = dir.join("photo.jpg");
     tooling::output(
-        Command::new(&tool)
+        Command::new(&bin.tool)
             .args(["make-jpeg", "--bytes", &PHOTO_BYTES.to_string(), "--out"])
             .arg(&photo),
     )?;
     let directory = dir.join("directory.json");
-    let users: Vec<Value> = (0..CLIENTS)
-        .map(|i| {
-            json!({ "id": user_id(i), "userPrincipalName": format!("bench{i}@bench.example"),
-                    "displayName": format!("Bench {i}") })
-        })
-        .collect();
-    let data = json!({ "tenants": [{ "id": TENANT, "displayName": "Bench", "users": users,
-                                     "groups": [], "contactFolders": [], "contacts": [] }] });
-    fs::write(&directory, data.to_string()).map_err(|e| format!("{}: {e}", directory.display()))?;
-    let token = stdout_of(
-        Command::new(&server)
-            .args([
-                "token",
-                "--app",
-                "--roles",
-                "ProfilePhoto.ReadWrite.All",
-                "--data-dir",
-            ])
-            .arg(&dir)
-            .arg("--directory")
-            .arg(&directory),
-    )?
-    .trim()
-    .to_owned();
+    bench_setup::write_directory(&directory)?;
+    let token = bench_setup::app_token(&bin.server, &dir, &directory)?;
     let admin_url = [
         "GRAPH_PHOTO_BENCH_DATABASE_URL",
         "GRAPH_PHOTO_TEST_DATABASE_URL",
@@ -236,30 +186,12 @@ fn prepare() -> Result<Setup, String> {
     .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     Ok(Setup {
         dir,
-        server,
-        tool,
+        bin,
         photo,
         directory,
         token,
         admin_url,
     })
-}
-
-/// A command's stdout alone (`tooling::output` appends stderr, where the binary logs).
-fn stdout_of(command: &mut Command) -> Result<String, String> {
-    let shown = format!("{command:?}");
-    let out = command
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{shown} failed: {}", out.status));
-    }
-    String::from_utf8(out.stdout).map_err(|e| format!("{shown}: {e}"))
-}
-
-fn user_id(i: usize) -> String {
-    format!("00000000-0000-4000-8000-{i:012}")
 }
 
 fn store_url(setup: &Setup, store: &str, round: usize) -> Result<String, String> {
@@ -274,7 +206,7 @@ fn store_url(setup: &Setup, store: &str, round: usize) -> Result<String, String>
 }
 
 fn fresh_database(setup: &Setup, name: &str) -> Result<String, String> {
-    let out = tooling::output(Command::new(&setup.tool).args([
+    let out = tooling::output(Command::new(&setup.bin.tool).args([
         "reset-database",
         "--admin-url",
         &setup.admin_url,
@@ -289,51 +221,10 @@ fn fresh_database(setup: &Setup, name: &str) -> Result<String, String> {
         .ok_or_else(|| format!("reset-database printed {out:?}"))
 }
 
-/// Kills the server when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the server on `store`, loads it with PUTs then GETs; the two rates.
 fn serve_and_load(setup: &Setup, store: &str, seconds: f64) -> Result<(f64, f64), String> {
-    let port = TcpListenerPort::free()?;
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new("taskset")
-        .args(["-c", "0"])
-        .arg(&setup.server)
-        .args([
-            "serve",
-            "--quiet",
-            "--log-level",
-            "warn",
-            "--listen",
-            &listen,
-        ])
-        .arg("--data-dir")
-        .arg(&setup.dir)
-        .arg("--directory")
-        .arg(&setup.directory)
-        .args(["--store", store])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("starting the server (taskset from util-linux needed): {e}"))?;
-    let mut running = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(&listen).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("the server on {store} did not start"));
-        }
-        if let Ok(Some(status)) = running.0.try_wait() {
-            return Err(format!("the server on {store} exited: {status}"));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+    let running = bench_setup::serve(&setup.bin.server, &setup.dir, &setup.directory, Some(store))?;
+    let listen = &running.listen;
     let urls = setup.dir.join("urls.txt");
     let list: Vec<String> = (0..CLIENTS)
         .map(|i| format!("http://{listen}/v1.0/users/{}/photo/$value", user_id(i)))
@@ -342,8 +233,8 @@ fn serve_and_load(setup: &Setup, store: &str, seconds: f64) -> Result<(f64, f64)
     let load = |op: &str| -> Result<f64, String> {
         let out = tooling::output(
             Command::new("taskset")
-                .args(["-c", "1"])
-                .arg(&setup.tool)
+                .args(["-c", CLIENT_CORE])
+                .arg(&setup.bin.tool)
                 .args(["http", "--op", op, "--seconds", &seconds.to_string()])
                 .args(["--concurrency", &CLIENTS.to_string(), "--body"])
                 .arg(&setup.photo)
@@ -386,8 +277,8 @@ fn floor(
     let run = |op: &str| -> Result<f64, String> {
         let out = tooling::output(
             Command::new("taskset")
-                .args(["-c", "0"])
-                .arg(&setup.tool)
+                .args(["-c", SERVER_CORE])
+                .arg(&setup.bin.tool)
                 .args(&target)
                 .args(["--op", op, "--seconds", &seconds.to_string()])
                 .args(["--concurrency", &CLIENTS.to_string(), "--body"])
@@ -396,31 +287,6 @@ fn floor(
         rate(&out, &format!("floor {op} on {store}"))
     };
     Ok((Some(run("put")?), Some(run("get")?)))
-}
-
-fn rate(out: &str, what: &str) -> Result<f64, String> {
-    let line = out
-        .lines()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| format!("{what}: no result in {out:?}"))?;
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("{what}: {e}"))?;
-    if value["errors"].as_u64().unwrap_or(0) > 0 {
-        return Err(format!("{what}: requests failed: {value}"));
-    }
-    value["ops_per_sec"]
-        .as_f64()
-        .ok_or_else(|| format!("{what}: {value}"))
-}
-
-struct TcpListenerPort;
-
-impl TcpListenerPort {
-    fn free() -> Result<u16, String> {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| format!("no free port: {e}"))
-    }
 }
 
 #[cfg(test)]
@@ -439,14 +305,5 @@ mod tests {
         assert_eq!((o.rounds, o.seconds, o.check), (5, 2.0, true));
         assert!(parse(&["--rounds".to_owned(), "0".to_owned()]).is_err());
         assert!(parse(&["--bogus".to_owned()]).is_err());
-    }
-
-    #[test]
-    fn rates_are_read_and_errors_refused() {
-        let ok = r#"{"errors":0,"ops":10,"ops_per_sec":2.0,"seconds":5.0}"#;
-        assert_eq!(rate(ok, "x").unwrap(), 2.0);
-        let bad = r#"{"errors":3,"ops":10,"ops_per_sec":2.0,"seconds":5.0}"#;
-        assert!(rate(bad, "x").is_err());
-        assert!(rate("nothing", "x").is_err());
     }
 }

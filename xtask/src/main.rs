@@ -5,6 +5,9 @@
 
 mod arch;
 mod bench;
+mod bench_http;
+mod bench_memory;
+mod bench_setup;
 mod bench_store;
 mod ci;
 mod fuzz;
@@ -45,6 +48,15 @@ Subcommands:
           targets. Options: --rounds N (default 3); --seconds S (default 5); --check.
           PostgreSQL: $GRAPH_PHOTO_BENCH_DATABASE_URL, else the test database URL, else
           postgres://postgres@127.0.0.1:5432/test (databases are created on it).
+  bench http
+          graph-photo's HTTP path against a bare axum floor server (docs/PERFORMANCE.md, \"HTTP
+          path against a bare axum server\"): both pinned to core 0, the load generator on core
+          1, 16 keep-alive connections (one user each); PUT 4 MB, PUT 100 KB, GET $value and GET
+          a cached 48x48, graph-photo then the floor, medians of rounds, ratios against the
+          targets, the CPU both sides used; then peak RSS under 16 concurrent 4 MB uploads and
+          under refused ones (401/404/412/413). Writes target/bench/http.json. Options:
+          --rounds N (default 3); --seconds S (default 5); --store memory|sqlite|all (default
+          all; sqlite is the default store); --check. Needs taskset (util-linux).
   fuzz    Run the cargo-fuzz targets of fuzz/ (docs/FUZZING.md), installing cargo-fuzz when
           missing, each for N seconds, and print executions, exec/s and crashes per target.
           Not part of `ci`. Options: --seconds N (default 60); --sanitizer none|address
@@ -79,6 +91,7 @@ fn main() -> ExitCode {
         "sdk-env" => sdk_env::run(),
         "bench" => match rest.split_first() {
             Some((first, rest)) if first == "store" => bench_store::run(rest),
+            Some((first, rest)) if first == "http" => bench_http::run(rest),
             _ => bench::run(rest),
         },
         "fuzz" => fuzz::run(rest),

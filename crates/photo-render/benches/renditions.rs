@@ -19,7 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use test_images::{median_ms, min_ms, ms, XorShift};
+use test_images::{median_ms, min_ms, ms};
 
 use image::GenericImageView;
 use photo_core::renditions::{RenditionFormat, PHOTO_SIZES};
@@ -175,69 +175,10 @@ fn check_outputs(input: &[u8], dir: &Path) -> Result<Vec<serde_json::Value>> {
     Ok(outputs)
 }
 
-/// A deterministic photo-like picture: a sky gradient over a darker ground, a few soft bright
-/// shapes, a band of fine texture (foliage/fabric), and sensor-like noise; encoded as a baseline
-/// 4:2:0 JPEG of about 4 MB.
+/// The photo-like picture of `test_images::photo_pixels` (shared with the HTTP benchmark's
+/// uploads), encoded as a baseline 4:2:0 JPEG of about 4 MB.
 fn photo_jpeg() -> Result<Vec<u8>> {
-    let side = SIDE as usize;
-    let mut pixels = vec![0u8; side * side * 3];
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-    let blobs = [
-        (700.0, 900.0, 380.0, [90.0, 60.0, 20.0]),
-        (2100.0, 1200.0, 520.0, [-40.0, 10.0, 60.0]),
-        (1500.0, 2300.0, 650.0, [50.0, -20.0, -30.0]),
-        (2600.0, 2600.0, 300.0, [-60.0, -50.0, -20.0]),
-    ];
-    for y in 0..side {
-        let fy = y as f32;
-        let t = fy / SIDE as f32;
-        // Sky (light blue to pale) above the horizon, ground (green-brown) below.
-        for x in 0..side {
-            let fx = x as f32;
-            let ground_line = 1650.0 + 90.0 * (fx * 0.0021).sin() + 40.0 * (fx * 0.0063).cos();
-            let mut rgb = if fy < ground_line {
-                [
-                    110.0 + 90.0 * t,
-                    150.0 + 70.0 * t,
-                    215.0 + 25.0 * t - 20.0 * (fx / SIDE as f32),
-                ]
-            } else {
-                let d = (fy - ground_line) / 1350.0;
-                [95.0 - 30.0 * d, 120.0 - 40.0 * d, 60.0 - 20.0 * d]
-            };
-            for &(cx, cy, r, tint) in &blobs {
-                let (dx, dy) = ((fx - cx) / r, (fy - cy) / r);
-                let w = (-(dx * dx + dy * dy)).exp();
-                for (c, t) in rgb.iter_mut().zip(tint) {
-                    *c += w * t;
-                }
-            }
-            // Fine texture below the horizon: foliage-like ripples of varying phase.
-            if fy >= ground_line {
-                let ripple = (fx * 0.31 + 6.0 * (fy * 0.013).sin()).sin()
-                    * (fy * 0.23 + 4.0 * (fx * 0.011).cos()).sin();
-                for c in &mut rgb {
-                    *c += 26.0 * ripple;
-                }
-            }
-            // Sensor noise: luminance mostly, a little chroma.
-            let luma = rng.noise() * 18.0;
-            let i = (y * side + x) * 3;
-            for (k, c) in rgb.iter().enumerate() {
-                let value = c + luma + rng.noise() * 3.5;
-                pixels[i + k] = value.clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, INPUT_QUALITY);
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
-    encoder.encode(
-        &pixels,
-        SIDE as u16,
-        SIDE as u16,
-        jpeg_encoder::ColorType::Rgb,
-    )?;
+    let out = test_images::photo_jpeg(SIDE as u16, INPUT_QUALITY);
     if !(MIN_INPUT_BYTES..=MAX_INPUT_BYTES).contains(&out.len()) {
         return Err(format!(
             "the generated input is {} bytes, outside {MIN_INPUT_BYTES}..={MAX_INPUT_BYTES}",

@@ -1,7 +1,9 @@
 //! Images and timings that the tests and benchmarks of `photo-core` (validation) and
 //! `photo-render` (rendering) both need, in one place: deterministic pictures in every format
-//! Graph accepts, a progressive JPEG, camera-like noise, and the medians the benchmarks report.
-//! A dev-dependency only: nothing here is part of a product.
+//! Graph accepts, a progressive JPEG, a photo-like picture, camera-like noise, and the medians
+//! the benchmarks report. A dev-dependency of the libraries, and a dependency of the measuring
+//! tool `graph-photo-bench` (whose HTTP benchmark uploads the photo-like picture): nothing here
+//! is part of a product.
 
 // Test support: a failure to encode a generated image is a bug of this crate, reported loudly.
 #![allow(clippy::expect_used)]
@@ -84,6 +86,81 @@ impl XorShift {
     }
 }
 
+/// The side, in pixels, of the scene [`photo_pixels`] draws: its shapes are placed for it.
+pub const PHOTO_SCENE_SIDE: u32 = 3000;
+
+/// A deterministic photo-like picture, `side` x `side` RGB pixels: a sky gradient over a darker
+/// ground, a few soft bright shapes, a band of fine texture (foliage/fabric), and sensor-like
+/// noise. The scene is drawn for [`PHOTO_SCENE_SIDE`] and scaled to `side`, the noise stays per
+/// pixel, so a JPEG of it has about the same bytes per pixel at any side, as photos do.
+pub fn photo_pixels(side: u32) -> Vec<u8> {
+    let scene = PHOTO_SCENE_SIDE as f32;
+    let scale = scene / side as f32;
+    let side = side as usize;
+    let mut pixels = vec![0u8; side * side * 3];
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let blobs = [
+        (700.0, 900.0, 380.0, [90.0, 60.0, 20.0]),
+        (2100.0, 1200.0, 520.0, [-40.0, 10.0, 60.0]),
+        (1500.0, 2300.0, 650.0, [50.0, -20.0, -30.0]),
+        (2600.0, 2600.0, 300.0, [-60.0, -50.0, -20.0]),
+    ];
+    for y in 0..side {
+        let fy = y as f32 * scale;
+        let t = fy / scene;
+        // Sky (light blue to pale) above the horizon, ground (green-brown) below.
+        for x in 0..side {
+            let fx = x as f32 * scale;
+            let ground_line = 1650.0 + 90.0 * (fx * 0.0021).sin() + 40.0 * (fx * 0.0063).cos();
+            let mut rgb = if fy < ground_line {
+                [
+                    110.0 + 90.0 * t,
+                    150.0 + 70.0 * t,
+                    215.0 + 25.0 * t - 20.0 * (fx / scene),
+                ]
+            } else {
+                let d = (fy - ground_line) / 1350.0;
+                [95.0 - 30.0 * d, 120.0 - 40.0 * d, 60.0 - 20.0 * d]
+            };
+            for &(cx, cy, r, tint) in &blobs {
+                let (dx, dy) = ((fx - cx) / r, (fy - cy) / r);
+                let w = (-(dx * dx + dy * dy)).exp();
+                for (c, t) in rgb.iter_mut().zip(tint) {
+                    *c += w * t;
+                }
+            }
+            // Fine texture below the horizon: foliage-like ripples of varying phase.
+            if fy >= ground_line {
+                let ripple = (fx * 0.31 + 6.0 * (fy * 0.013).sin()).sin()
+                    * (fy * 0.23 + 4.0 * (fx * 0.011).cos()).sin();
+                for c in &mut rgb {
+                    *c += 26.0 * ripple;
+                }
+            }
+            // Sensor noise: luminance mostly, a little chroma.
+            let luma = rng.noise() * 18.0;
+            let i = (y * side + x) * 3;
+            for (k, c) in rgb.iter().enumerate() {
+                let value = c + luma + rng.noise() * 3.5;
+                pixels[i + k] = value.clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    pixels
+}
+
+/// [`photo_pixels`] as a phone or camera writes it: baseline JPEG, 4:2:0, at `quality`.
+pub fn photo_jpeg(side: u16, quality: u8) -> Vec<u8> {
+    let pixels = photo_pixels(u32::from(side));
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    encoder
+        .encode(&pixels, side, side, jpeg_encoder::ColorType::Rgb)
+        .expect("encode photo-like JPEG");
+    out
+}
+
 /// `duration` in milliseconds.
 pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
@@ -130,6 +207,9 @@ mod tests {
             let image = image::load_from_memory(&bytes).expect("decodes");
             assert_eq!((image.width(), image.height()), (7, 5), "{format:?}");
         }
+        let photo = photo_jpeg(40, 90);
+        let image = image::load_from_memory(&photo).expect("decodes");
+        assert_eq!((image.width(), image.height()), (40, 40));
         let progressive = progressive_jpeg(16, 8);
         let image = image::load_from_memory(&progressive).expect("decodes");
         assert_eq!((image.width(), image.height()), (16, 8));
