@@ -436,7 +436,7 @@ fn measure_round(setup: &Setup, store: Store, round: usize, seconds: f64) -> Res
 /// the generator was saturated anywhere the floor was not.
 fn speed_table(rounds: &[Value], stores: &[Store]) -> (String, Value, bool, bool) {
     let mut table = String::from(
-        "| store | request | graph-photo /s | floor /s | graph-photo / floor | target | server CPU | generator CPU |\n|---|---|---:|---:|---:|---|---:|---:|\n",
+        "| store | request | graph-photo /s | floor /s | graph-photo / floor | target | server CPU | generator CPU | ratio per server CPU-second |\n|---|---|---:|---:|---:|---|---:|---:|---:|\n",
     );
     let mut summary = serde_json::Map::new();
     let (mut met, mut saturated) = (true, false);
@@ -467,9 +467,15 @@ fn speed_table(rounds: &[Value], stores: &[Store]) -> (String, Value, bool, bool
             {
                 saturated = true;
             }
+            // Requests per second of server CPU: what each request costs the server, which
+            // holds even when something else takes part of the server's core.
+            let per_cpu = match (gp_server, floor_server) {
+                (Some(gp), Some(fl)) if gp > 0.0 && fl > 0.0 => Some((ours / gp) / (floor / fl)),
+                _ => None,
+            };
             let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
             table.push_str(&format!(
-                "| {} | {} | {ours:.1} | {floor:.1} | **{ratio:.2}x** | >= {}x: {} | {} / {} | {} / {} |\n",
+                "| {} | {} | {ours:.1} | {floor:.1} | **{ratio:.2}x** | >= {}x: {} | {} / {} | {} / {} | {} |\n",
                 store.key(),
                 kind.label,
                 kind.target,
@@ -478,11 +484,12 @@ fn speed_table(rounds: &[Value], stores: &[Store]) -> (String, Value, bool, bool
                 pct(floor_server),
                 pct(gp_client),
                 pct(floor_client),
+                per_cpu.map_or("-".to_owned(), |r| format!("{r:.2}x")),
             ));
             per_kind.insert(
                 kind.key.into(),
                 json!({ "graph_photo": ours, "floor": floor, "ratio": ratio,
-                        "target": kind.target, "met": kind_met,
+                        "target": kind.target, "met": kind_met, "ratio_per_server_cpu": per_cpu,
                         "server_cpu": { "graph_photo": gp_server, "floor": floor_server },
                         "generator_cpu": { "graph_photo": gp_client, "floor": floor_client } }),
             );

@@ -12,6 +12,7 @@
 //! before the body was all sent, said `Connection: close`, and were followed by a close.
 
 use std::fs;
+use std::path::Path;
 
 use serde_json::{json, Value};
 
@@ -84,6 +85,16 @@ impl Memory {
     }
 }
 
+/// A refused upload: what is sent, and the status expected.
+struct Case<'a> {
+    label: &'static str,
+    status: u16,
+    urls: &'a Path,
+    token: &'a str,
+    header: Option<&'static str>,
+    body: &'a Path,
+}
+
 /// `/proc/<pid>/status`'s `field` (`VmRSS`, `VmHWM`), in bytes.
 fn status_bytes(pid: u32, field: &str) -> Result<u64, String> {
     let path = format!("/proc/{pid}/status");
@@ -137,47 +148,62 @@ pub(crate) fn measure(setup: &Setup, store: Store) -> Result<Memory, String> {
         "photo/$value",
         unknown_user_id,
     )?;
-    let cases: [(
-        &'static str,
-        u16,
-        &std::path::Path,
-        &str,
-        Option<&str>,
-        &std::path::Path,
-    ); 4] = [
-        ("bad token", 401, &users, "not-a-token", None, &setup.large),
-        (
-            "no such user",
-            404,
-            &unknown,
-            &setup.token,
-            None,
-            &setup.large,
-        ),
-        (
-            "If-Match: \"nope\"",
-            412,
-            &users,
-            &setup.token,
-            Some("If-Match: \"nope\""),
-            &setup.large,
-        ),
-        (
-            "Content-Length over 4 MiB",
-            413,
-            &users,
-            &setup.token,
-            None,
-            &setup.too_large,
-        ),
+    let (token, large, too_large) = (setup.token.as_str(), &setup.large, &setup.too_large);
+    let cases = [
+        Case {
+            label: "bad token",
+            status: 401,
+            urls: &users,
+            token: "not-a-token",
+            header: None,
+            body: large,
+        },
+        Case {
+            label: "no such user",
+            status: 404,
+            urls: &unknown,
+            token,
+            header: None,
+            body: large,
+        },
+        Case {
+            label: "If-Match: \"nope\"",
+            status: 412,
+            urls: &users,
+            token,
+            header: Some("If-Match: \"nope\""),
+            body: large,
+        },
+        Case {
+            label: "Content-Length over 4 MiB",
+            status: 413,
+            urls: &users,
+            token,
+            header: None,
+            body: too_large,
+        },
     ];
     let mut refusals = Vec::new();
-    for (label, status, urls, token, header, body) in cases {
+    for Case {
+        label,
+        status,
+        urls,
+        token,
+        header,
+        body,
+    } in cases
+    {
         let before = status_bytes(pid, "VmRSS")?;
         reset_peak(pid)?;
         let mut command = setup.generator(urls);
         command
-            .args(["--op", "put", "--one-shot", "--requests", &REQUESTS.to_string()])
+            .args([
+                "--op",
+                "put",
+                "--one-shot",
+                "--requests",
+                &REQUESTS.to_string(),
+            ])
             .args(["--expect", &status.to_string(), "--token", token, "--body"])
             .arg(body);
         if let Some(header) = header {
