@@ -361,8 +361,10 @@ pub struct ClientArgs {
     #[arg(long, env = "GRAPH_PHOTO_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    /// A shell command that prints an access token (run once per call; wins over --token),
-    /// e.g. "az account get-access-token --resource-type ms-graph --query accessToken -o tsv".
+    /// A shell command that prints an access token (wins over --token), e.g.
+    /// "az account get-access-token --resource-type ms-graph --query accessToken -o tsv".
+    /// Its token is reused until a minute before its `exp` (5 minutes when it has none) or
+    /// until the server answers 401; then the command runs again.
     #[arg(long, env = "GRAPH_PHOTO_TOKEN_COMMAND")]
     pub token_command: Option<String>,
 
