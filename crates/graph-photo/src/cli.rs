@@ -535,7 +535,9 @@ pub struct SyncArgs {
     pub concurrency: u32,
 
     /// What was uploaded (content hash and ETag per target), to skip it next time.
-    /// Default: DIR/.graph-photo-sync.json.
+    /// Default: DIR/.graph-photo-sync.json. During a run, uploads are appended in batches to
+    /// STATE.journal beside it, folded into STATE at the end; a killed run loses at most its
+    /// last batch, whose photos the next run uploads again. One run at a time per state file.
     #[arg(long)]
     pub state: Option<PathBuf>,
 

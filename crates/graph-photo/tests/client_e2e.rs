@@ -256,6 +256,10 @@ async fn sync_uploads_skips_what_it_did_and_reports_failures() {
     assert!(text(&out.stderr).contains("1 of 3 uploads failed"));
     assert_eq!(c.get_photo(&Target::Me, None).await.unwrap().bytes, a);
     assert!(dir.path().join(".graph-photo-sync.json").is_file());
+    assert!(
+        !dir.path().join(".graph-photo-sync.json.journal").exists(),
+        "the run's journal is folded into the state file at its end"
+    );
 
     // Second run: a.png is unchanged (skipped), b.jpg changed (uploaded again).
     let b2 = jpeg(100, 80, [250, 250, 0]);
