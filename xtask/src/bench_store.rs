@@ -246,7 +246,7 @@ fn prepare() -> Result<Setup, String> {
 }
 
 /// A command's stdout alone (`tooling::output` appends stderr, where the binary logs).
-fn stdout_of(command: &mut Command) -> Result<String, String> {
+pub(crate) fn stdout_of(command: &mut Command) -> Result<String, String> {
     let shown = format!("{command:?}");
     let out = command
         .stderr(Stdio::inherit())
@@ -258,7 +258,7 @@ fn stdout_of(command: &mut Command) -> Result<String, String> {
     String::from_utf8(out.stdout).map_err(|e| format!("{shown}: {e}"))
 }
 
-fn user_id(i: usize) -> String {
+pub(crate) fn user_id(i: usize) -> String {
     format!("00000000-0000-4000-8000-{i:012}")
 }
 
@@ -290,7 +290,7 @@ fn fresh_database(setup: &Setup, name: &str) -> Result<String, String> {
 }
 
 /// Kills the server when dropped.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -412,10 +412,10 @@ fn rate(out: &str, what: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{what}: {value}"))
 }
 
-struct TcpListenerPort;
+pub(crate) struct TcpListenerPort;
 
 impl TcpListenerPort {
-    fn free() -> Result<u16, String> {
+    pub(crate) fn free() -> Result<u16, String> {
         std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())

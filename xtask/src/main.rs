@@ -6,6 +6,7 @@
 mod arch;
 mod bench;
 mod bench_store;
+mod bench_sync;
 mod ci;
 mod fuzz;
 mod sdk_env;
@@ -45,6 +46,16 @@ Subcommands:
           targets. Options: --rounds N (default 3); --seconds S (default 5); --check.
           PostgreSQL: $GRAPH_PHOTO_BENCH_DATABASE_URL, else the test database URL, else
           postgres://postgres@127.0.0.1:5432/test (databases are created on it).
+  bench sync
+          Bulk upload (docs/PERFORMANCE.md, \"Bulk sync\"): graph-photo serve --store memory on
+          core 0; on core 1, the official Python SDK (msgraph-sdk, in target/sdk-env/python as
+          `sdk-env` makes it) uploading 1,000 small JPEGs in a sequential loop, then
+          `graph-photo sync` of the same 1,000 at --concurrency 1, 4 and 16 and of 10,000 at the
+          default concurrency, each with a fresh state file; medians of rounds, ratios against
+          the targets (sync >= 5x the SDK; 10,000 photos <= 11x the time of 1,000;
+          concurrency 4 >= 1.5x concurrency 1, 16 not below 0.9x of 4) and the CPU each side
+          used; target/bench/sync.json. Needs taskset, python3 with venv. Options: --rounds N
+          (default 3); --photos N (default 1000; the large run is 10x); --check.
   fuzz    Run the cargo-fuzz targets of fuzz/ (docs/FUZZING.md), installing cargo-fuzz when
           missing, each for N seconds, and print executions, exec/s and crashes per target.
           Not part of `ci`. Options: --seconds N (default 60); --sanitizer none|address
@@ -79,6 +90,7 @@ fn main() -> ExitCode {
         "sdk-env" => sdk_env::run(),
         "bench" => match rest.split_first() {
             Some((first, rest)) if first == "store" => bench_store::run(rest),
+            Some((first, rest)) if first == "sync" => bench_sync::run(rest),
             _ => bench::run(rest),
         },
         "fuzz" => fuzz::run(rest),
