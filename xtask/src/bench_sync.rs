@@ -452,12 +452,7 @@ fn parse_ticks(stat: &str, index: usize) -> Option<f64> {
 }
 
 fn start_server(setup: &Setup) -> Result<Server, String> {
-    let running = serve(
-        &setup.server,
-        &setup.dir,
-        &setup.directory,
-        Some("memory"),
-    )?;
+    let running = serve(&setup.server, &setup.dir, &setup.directory, Some("memory"))?;
     Ok(Server {
         listen: running.listen.clone(),
         pid: running.pid(),
