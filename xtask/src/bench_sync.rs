@@ -13,7 +13,8 @@
 //!    sync` of the same 1,000 at `--concurrency` 1, 4 and 16 and of the 10,000 at the default
 //!    concurrency, each with a fresh state file, timed as whole processes (start-up, reading and
 //!    hashing the files, the state file's final write included);
-//! 4. medians over `--rounds` (default 3), the table, the ratios against the targets
+//! 4. medians over `--rounds` (default 5; the order of the concurrencies rotates from round
+//!    to round), the table, the ratios against the targets
 //!    (sync at the default concurrency >= 5x the SDK; 10,000 photos <= 11x the time of 1,000;
 //!    concurrency 4 >= 1.5x concurrency 1, and 16 not slower than 4 beyond noise), with the CPU
 //!    time each side used (from /proc), and `target/bench/sync.json`. `--check` makes a missed
@@ -76,7 +77,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
-        rounds: 3,
+        rounds: 5,
         photos: SMALL,
         check: false,
     };
@@ -146,7 +147,11 @@ fn bench(options: &Options) -> Result<bool, String> {
             sdk: clock.time(|| sdk_loop(&setup, &base, small))?,
             ..Round::default()
         };
-        for concurrency in CONCURRENCIES {
+        // A different order each round, so that a drift of the machine's load within a round
+        // does not always fall on the same concurrency.
+        let mut order = CONCURRENCIES;
+        order.rotate_left(round % CONCURRENCIES.len());
+        for concurrency in order {
             let timed = clock.time(|| sync(&setup, &base, &setup.small_map, small, concurrency))?;
             times.sync.push((concurrency, timed));
         }
@@ -544,7 +549,7 @@ mod tests {
     fn arguments() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let o = parse(&[]).unwrap();
-        assert_eq!((o.rounds, o.photos, o.check), (3, SMALL, false));
+        assert_eq!((o.rounds, o.photos, o.check), (5, SMALL, false));
         let o = parse(&args(&["--rounds", "5", "--photos", "100", "--check"])).unwrap();
         assert_eq!((o.rounds, o.photos, o.check), (5, 100, true));
         assert!(parse(&args(&["--rounds", "0"])).is_err());

@@ -67,7 +67,7 @@ Subcommands:
           the targets (sync >= 5x the SDK; 10,000 photos <= 11x the time of 1,000;
           concurrency 4 >= 1.5x concurrency 1, 16 not below 0.9x of 4) and the CPU each side
           used; target/bench/sync.json. Needs taskset, python3 with venv. Options: --rounds N
-          (default 3); --photos N (default 1000; the large run is 10x); --check.
+          (default 5); --photos N (default 1000; the large run is 10x); --check.
   fuzz    Run the cargo-fuzz targets of fuzz/ (docs/FUZZING.md), installing cargo-fuzz when
           missing, each for N seconds, and print executions, exec/s and crashes per target.
           Not part of `ci`. Options: --seconds N (default 60); --sanitizer none|address
