@@ -293,14 +293,14 @@ fn rustc_version() -> String {
 }
 
 /// The 1, 5 and 15 minute load averages (Linux), to tell a quiet machine from a busy one.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// The CPU model from /proc/cpuinfo (Linux), else "unknown".
-fn cpu_model() -> String {
+pub(crate) fn cpu_model() -> String {
     fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -313,7 +313,7 @@ fn cpu_model() -> String {
 }
 
 /// Today's date (UTC), YYYY-MM-DD.
-fn today() -> String {
+pub(crate) fn today() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -121,7 +121,7 @@ pub(crate) fn fresh_data_dir(keyed: &Path, fresh: &Path) -> Result<(), String> {
 }
 
 /// A command's stdout alone (`tooling::output` appends stderr, where the binary logs).
-fn stdout_of(command: &mut Command) -> Result<String, String> {
+pub(crate) fn stdout_of(command: &mut Command) -> Result<String, String> {
     let shown = format!("{command:?}");
     let out = command
         .stderr(Stdio::inherit())

@@ -9,6 +9,7 @@ mod bench_http;
 mod bench_memory;
 mod bench_setup;
 mod bench_store;
+mod bench_sync;
 mod ci;
 mod fuzz;
 mod sdk_env;
@@ -57,6 +58,16 @@ Subcommands:
           under refused ones (401/404/412/413). Writes target/bench/http.json. Options:
           --rounds N (default 3); --seconds S (default 5); --store memory|sqlite|all (default
           all; sqlite is the default store); --check. Needs taskset (util-linux).
+  bench sync
+          Bulk upload (docs/PERFORMANCE.md, \"Bulk sync\"): graph-photo serve --store memory on
+          core 0; on core 1, the official Python SDK (msgraph-sdk, in target/sdk-env/python as
+          `sdk-env` makes it) uploading 1,000 small JPEGs in a sequential loop, then
+          `graph-photo sync` of the same 1,000 at --concurrency 1, 4 and 16 and of 10,000 at the
+          default concurrency, each with a fresh state file; medians of rounds, ratios against
+          the targets (sync >= 5x the SDK; 10,000 photos <= 11x the time of 1,000;
+          concurrency 4 >= 1.5x concurrency 1, 16 not below 0.9x of 4) and the CPU each side
+          used; target/bench/sync.json. Needs taskset, python3 with venv. Options: --rounds N
+          (default 5); --photos N (default 1000; the large run is 10x); --check.
   fuzz    Run the cargo-fuzz targets of fuzz/ (docs/FUZZING.md), installing cargo-fuzz when
           missing, each for N seconds, and print executions, exec/s and crashes per target.
           Not part of `ci`. Options: --seconds N (default 60); --sanitizer none|address
@@ -92,6 +103,7 @@ fn main() -> ExitCode {
         "bench" => match rest.split_first() {
             Some((first, rest)) if first == "store" => bench_store::run(rest),
             Some((first, rest)) if first == "http" => bench_http::run(rest),
+            Some((first, rest)) if first == "sync" => bench_sync::run(rest),
             _ => bench::run(rest),
         },
         "fuzz" => fuzz::run(rest),

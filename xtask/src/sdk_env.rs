@@ -66,6 +66,19 @@ pub(crate) fn ensure() -> Result<SdkEnv, String> {
     Ok(SdkEnv { python, js_dir })
 }
 
+/// Creates (or reuses) the Python environment alone (`cargo xtask bench sync` needs no node).
+pub(crate) fn ensure_python() -> Result<PathBuf, String> {
+    let root = crate::workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| root.join(d))
+        .unwrap_or_else(|| root.join("target"));
+    python_env(
+        &root.join("tests").join("sdk"),
+        &target.join("sdk-env").join("python"),
+    )
+}
+
 fn python_env(sdk: &Path, dir: &Path) -> Result<PathBuf, String> {
     tooling::python_venv(
         "sdk-env",

@@ -407,6 +407,8 @@ impl GraphClient {
                 .map_err(|e| ClientError::Config(format!("header '{name}' value: {e}")))?;
             headers.append(name, value);
         }
+        // The provider's token, to tell it when the server rejects it.
+        let mut provided_token = None;
         if !headers.contains_key(AUTHORIZATION) {
             let token = self
                 .inner
@@ -419,6 +421,7 @@ impl GraphClient {
             })?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
+            provided_token = Some(token);
         }
         if !headers.contains_key(CLIENT_REQUEST_ID) {
             let id = uuid::Uuid::new_v4().to_string();
@@ -441,7 +444,12 @@ impl GraphClient {
                 Ok(response) if is_retryable_status(response.status) => {
                     (parse_retry_after(&response.headers), Ok(response))
                 }
-                Ok(response) => return Ok(response),
+                Ok(response) => {
+                    if let (401, Some(token)) = (response.status, &provided_token) {
+                        self.inner.tokens.rejected(token).await;
+                    }
+                    return Ok(response);
+                }
                 Err(error) if idempotent && retryable_transport(&error) => {
                     (None, Err(ClientError::Transport(error_chain(&error))))
                 }

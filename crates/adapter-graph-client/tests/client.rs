@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use adapter_graph_client::{
-    CallbackToken, ClientConfig, ClientError, GraphClient, PhotoUpload, RawRequest, RetryPolicy,
-    StaticToken, WriteOptions,
+    CallbackToken, ClientConfig, ClientError, CommandToken, GraphClient, PhotoUpload, RawRequest,
+    RetryPolicy, StaticToken, WriteOptions,
 };
 use bytes::Bytes;
 use photo_core::target::{ContactOwner, Target};
@@ -564,6 +564,55 @@ async fn given_headers_are_kept_and_the_token_is_asked_once_per_call() {
         header_of(last, "client-request-id").as_deref(),
         Some("my-id")
     );
+}
+
+#[tokio::test]
+async fn a_401_makes_the_next_call_run_the_token_command_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(envelope(
+            "InvalidAuthenticationToken",
+            "Access token has expired or is not yet valid.",
+        )))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let runs_file = dir.path().join("runs");
+    let runs = || {
+        std::fs::read_to_string(&runs_file)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let c = GraphClient::new(
+        ClientConfig {
+            base_url: format!("{}/v1.0", server.uri()),
+            retry: fast_policy(),
+            timeout: Duration::from_secs(10),
+        },
+        Arc::new(CommandToken::new(format!(
+            "echo run >> '{}'; echo opaque-token",
+            runs_file.display()
+        ))),
+    )
+    .unwrap();
+    let get = || c.send(RawRequest::new(Method::GET, "/me/photo"));
+
+    let first = get().await.unwrap();
+    assert_eq!(
+        (first.status, first.attempts),
+        (401, 1),
+        "a 401 is not retried"
+    );
+    assert_eq!(runs(), 1);
+    assert_eq!(get().await.unwrap().status, 200);
+    assert_eq!(runs(), 2, "the rejected token was dropped");
+    assert_eq!(get().await.unwrap().status, 200);
+    assert_eq!(runs(), 2, "the new token is kept");
 }
 
 #[tokio::test]

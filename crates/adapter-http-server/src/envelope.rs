@@ -67,11 +67,33 @@ pub(crate) async fn graph_envelope(request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&client_request_id) {
         headers.insert(CLIENT_REQUEST_ID, value);
     }
-    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::SystemTime::now()))
-    {
+    if let Some(value) = http_date_now() {
         headers.insert(header::DATE, value);
     }
     response
+}
+
+/// The `Date` header for now, formatted once a second per thread (as hyper does for its own):
+/// every response carries it, and formatting a date costs more than the rest of the envelope.
+fn http_date_now() -> Option<HeaderValue> {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    thread_local! {
+        static LAST: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((at, value)) if *at == second => Some(value.clone()),
+            _ => {
+                let value = HeaderValue::from_str(&httpdate::fmt_http_date(now)).ok()?;
+                *last = Some((second, value.clone()));
+                Some(value)
+            }
+        }
+    })
 }
 
 /// A panic in a handler is a bug; the client still gets a Graph-shaped answer without detail.

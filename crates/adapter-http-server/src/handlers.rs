@@ -17,7 +17,7 @@ use futures::StreamExt;
 use photo_core::error::PhotoError;
 use photo_core::etag::{ETag, TagCondition};
 use photo_core::limits::{check_photo_size, TooLarge, MAX_PHOTO_BYTES};
-use photo_core::ports::{DirectoryEntry, PhotoOwner};
+use photo_core::ports::{DirectoryEntry, PhotoOwner, ValidatedPhoto};
 use photo_core::principal::Principal;
 use photo_core::renditions::{size_id, SizeId};
 use photo_core::service::Freshness;
@@ -192,7 +192,8 @@ impl Call<'_> {
             .map_or(MAX_PHOTO_BYTES, |n| n.min(MAX_PHOTO_BYTES as u64) as usize);
         let _permit = reserve_upload(&self.state.uploads, reserve).await?;
         let bytes = read_body(body, &self.state.uploads).await?;
-        let stored = service.finish_update(pending, bytes).await?;
+        let photo = validate_off_the_async_threads(bytes, &self.state.uploads).await?;
+        let stored = service.store_update(pending, photo).await?;
         Ok(updated(&stored.etag))
     }
 
@@ -357,6 +358,26 @@ async fn reserve_upload(
             );
             Err(ApiError::UploadsBusy)
         }
+    }
+}
+
+/// Validates an upload (spec B3-B5) on the blocking pool, at most one per core at once: the
+/// integrity pass costs tens of milliseconds for a large JPEG, which on an async worker would
+/// stall every other request that worker serves (with one core, all of them).
+async fn validate_off_the_async_threads(
+    bytes: Bytes,
+    limits: &UploadLimits,
+) -> Result<ValidatedPhoto, ApiError> {
+    let _turn = limits
+        .validating()
+        .acquire()
+        .await
+        .map_err(|_| ApiError::UploadsBusy)?;
+    match tokio::task::spawn_blocking(move || ValidatedPhoto::check(bytes)).await {
+        Ok(checked) => Ok(checked.map_err(PhotoError::from)?),
+        // Validation never panics on input (fuzzed); if it did, the upload is refused as
+        // busy rather than answered with a bare 500, and nothing was stored.
+        Err(_) => Err(ApiError::UploadsBusy),
     }
 }
 

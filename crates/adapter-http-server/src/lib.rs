@@ -58,6 +58,10 @@ pub const DEFAULT_BODY_MIN_RATE: u64 = 64 * 1024;
 pub struct UploadLimits {
     budget: Arc<tokio::sync::Semaphore>,
     max_memory: usize,
+    /// Uploads being validated at once, on the blocking pool: one per core. Validation is
+    /// pure CPU (tens of milliseconds for a 4 MB JPEG), so more at once would only share the
+    /// cores more thinly while holding more bodies; the rest wait here, as futures.
+    validating: Arc<tokio::sync::Semaphore>,
     /// How long an upload waits for room in the budget before `503` + `Retry-After`.
     pub wait: Duration,
     /// A body must arrive within `max(body_timeout, size / min_rate)`, else `408`.
@@ -77,6 +81,9 @@ impl UploadLimits {
         Self {
             budget: Arc::new(tokio::sync::Semaphore::new(max_memory)),
             max_memory,
+            validating: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
             wait: DEFAULT_UPLOAD_WAIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             min_rate: DEFAULT_BODY_MIN_RATE,
@@ -90,6 +97,10 @@ impl UploadLimits {
 
     pub(crate) fn budget(&self) -> Arc<tokio::sync::Semaphore> {
         Arc::clone(&self.budget)
+    }
+
+    pub(crate) fn validating(&self) -> &tokio::sync::Semaphore {
+        &self.validating
     }
 }
 

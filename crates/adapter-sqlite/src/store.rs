@@ -347,6 +347,11 @@ impl PhotoStore for SqliteStore {
         const DOING: &str = "storing a photo";
         let cols = KeyColumns::of(key);
         let stored = StoredPhoto::from(photo);
+        // Writers take turns anyway; taking the turn before binding means that only the
+        // writer whose turn it is holds its copy of the bytes for the driver (sqlx binds an
+        // owned Vec and SQLite copies that again), not every upload waiting behind it: with
+        // 16 concurrent 4 MB uploads that was 60 MB more at the peak.
+        let _turn = self.writer_turn(DOING).await?;
         // Each case is one statement, so its own transaction: SQLite takes the write lock as
         // the statement starts (as BEGIN IMMEDIATE would) and holds it through the check in
         // its WHERE clause and the write, a compare-and-swap. The renditions of the version
@@ -390,7 +395,6 @@ impl PhotoStore for SqliteStore {
                 statement = statement.bind(tag.opaque().to_owned());
             }
         }
-        let _turn = self.writer_turn(DOING).await?;
         let written = statement
             .execute(&self.pool)
             .await

@@ -361,8 +361,10 @@ pub struct ClientArgs {
     #[arg(long, env = "GRAPH_PHOTO_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    /// A shell command that prints an access token (run once per call; wins over --token),
-    /// e.g. "az account get-access-token --resource-type ms-graph --query accessToken -o tsv".
+    /// A shell command that prints an access token (wins over --token), e.g.
+    /// "az account get-access-token --resource-type ms-graph --query accessToken -o tsv".
+    /// Its token is reused until a minute before its `exp` (5 minutes when it has none) or
+    /// until the server answers 401; then the command runs again.
     #[arg(long, env = "GRAPH_PHOTO_TOKEN_COMMAND")]
     pub token_command: Option<String>,
 
@@ -533,7 +535,9 @@ pub struct SyncArgs {
     pub concurrency: u32,
 
     /// What was uploaded (content hash and ETag per target), to skip it next time.
-    /// Default: DIR/.graph-photo-sync.json.
+    /// Default: DIR/.graph-photo-sync.json. During a run, uploads are appended in batches to
+    /// STATE.journal beside it, folded into STATE at the end; a killed run loses at most its
+    /// last batch, whose photos the next run uploads again. One run at a time per state file.
     #[arg(long)]
     pub state: Option<PathBuf>,
 

@@ -48,6 +48,9 @@ pub enum AppError {
     Sync(#[from] photo_upload::sync::SyncError),
     #[error("{failed} of {total} uploads failed")]
     SyncFailed { failed: usize, total: usize },
+    /// Every upload went through, but the state file could not record them all.
+    #[error("{0}")]
+    SyncState(String),
     /// The store could not be opened: the adapter's one line, naming the file or the URL
     /// (password masked).
     #[error("{0}")]

@@ -20,9 +20,7 @@ use crate::AppError;
 /// The token source these arguments name: `--token-command` wins over `--token`.
 pub fn token_provider(args: &ClientArgs) -> Result<Arc<dyn TokenProvider>, AppError> {
     match (&args.token_command, &args.token) {
-        (Some(command), _) => Ok(Arc::new(CommandToken {
-            command: command.clone(),
-        })),
+        (Some(command), _) => Ok(Arc::new(CommandToken::new(command.clone()))),
         (None, Some(token)) => Ok(Arc::new(StaticToken(token.clone()))),
         (None, None) => Err(AppError::Usage(
             "no access token: pass --token (or GRAPH_PHOTO_TOKEN) or --token-command".into(),

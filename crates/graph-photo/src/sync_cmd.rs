@@ -52,9 +52,10 @@ pub async fn run(args: &SyncArgs) -> Result<SyncReport, AppError> {
 pub async fn run_cli(args: SyncArgs) -> Result<(), AppError> {
     let report = run(&args).await?;
     print!("{}", report.summary());
-    match report.failed() {
-        0 => Ok(()),
-        failed => Err(AppError::SyncFailed {
+    match (report.failed(), report.state_error.clone()) {
+        (0, None) => Ok(()),
+        (0, Some(error)) => Err(AppError::SyncState(error)),
+        (failed, _) => Err(AppError::SyncFailed {
             failed,
             total: report.total(),
         }),

@@ -256,6 +256,10 @@ async fn sync_uploads_skips_what_it_did_and_reports_failures() {
     assert!(text(&out.stderr).contains("1 of 3 uploads failed"));
     assert_eq!(c.get_photo(&Target::Me, None).await.unwrap().bytes, a);
     assert!(dir.path().join(".graph-photo-sync.json").is_file());
+    assert!(
+        !dir.path().join(".graph-photo-sync.json.journal").exists(),
+        "the run's journal is folded into the state file at its end"
+    );
 
     // Second run: a.png is unchanged (skipped), b.jpg changed (uploaded again).
     let b2 = jpeg(100, 80, [250, 250, 0]);
@@ -293,6 +297,54 @@ async fn sync_uploads_skips_what_it_did_and_reports_failures() {
         "{stdout}"
     );
     assert_eq!(c.get_photo(&Target::Me, None).await.unwrap().bytes, a2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_runs_the_token_command_once_for_all_its_uploads() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let targets = [
+        "me".to_owned(),
+        format!("groups/{}", seed::MARKETING_GROUP_ID),
+        format!("users/{}", seed::ADELE_UPN),
+    ];
+    let mut map = String::new();
+    for (i, target) in targets.iter().enumerate() {
+        std::fs::write(
+            dir.path().join(format!("{i}.png")),
+            png(48, [i as u8, 0, 0]),
+        )
+        .unwrap();
+        map.push_str(&format!("{i}.png,{target}\n"));
+    }
+    std::fs::write(dir.path().join("map.csv"), map).unwrap();
+    std::fs::write(dir.path().join("token.txt"), &server.token).unwrap();
+    let runs = dir.path().join("runs");
+    let command = format!(
+        "echo run >> '{}'; cat '{}'",
+        runs.display(),
+        dir.path().join("token.txt").display()
+    );
+    let mut args = vec![
+        "sync".to_owned(),
+        dir.path().display().to_string(),
+        "--map".into(),
+        dir.path().join("map.csv").display().to_string(),
+        "--base".into(),
+        server.base.clone(),
+        "--token-command".into(),
+        command,
+    ];
+    args.extend(["--concurrency".to_owned(), "3".to_owned()]);
+    let out = graph_photo(args).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("uploaded 3, skipped 0, failed 0"),
+        "{stdout}"
+    );
+    let runs = std::fs::read_to_string(runs).unwrap();
+    assert_eq!(runs.lines().count(), 1, "one run for three uploads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -275,7 +275,8 @@ fn check_photo(dir: &Path, entry: &ManifestPhoto) -> Result<ValidatedPhoto, Arch
     let bytes = fs::read(&path).map_err(io(&path))?;
     let photo = ValidatedPhoto::check(Bytes::from(bytes))
         .map_err(|e| bad(format!("not an acceptable photo: {e}")))?;
-    if photo.etag() != &ETag::new(entry.etag.as_str()) {
+    // An export made before the tags became BLAKE3 holds SHA-256 tags: still a valid proof.
+    if !ETag::new(entry.etag.as_str()).identifies(photo.bytes()) {
         return Err(bad(format!(
             "its content has tag {} but the manifest says \"{}\": the file changed since the export",
             photo.etag(),
@@ -391,6 +392,30 @@ mod tests {
         let error = import(&to, &folder).await.unwrap_err().to_string();
         assert!(error.contains("not an acceptable photo"), "{error}");
         assert!(to.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_export_with_the_older_sha256_tags_still_imports() {
+        use sha2::Digest as _;
+        let (from, photos) = store_with_photos().await;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("export");
+        export(&from, &folder).await.unwrap();
+        let mut manifest = read_manifest(&folder).unwrap();
+        for entry in &mut manifest.photos {
+            let bytes = fs::read(folder.join(&entry.file)).unwrap();
+            entry.etag = hex::encode_upper(&sha2::Sha256::digest(&bytes)[..8]);
+        }
+        let text = serde_json::to_string_pretty(&manifest).unwrap();
+        fs::write(folder.join(MANIFEST), text).unwrap();
+        let to = MemPhotoStore::new();
+        assert_eq!(import(&to, &folder).await.unwrap(), photos.len());
+        // A SHA-256 tag of other bytes is still refused.
+        manifest.photos[0].etag = hex::encode_upper(&sha2::Sha256::digest(b"other")[..8]);
+        let text = serde_json::to_string_pretty(&manifest).unwrap();
+        fs::write(folder.join(MANIFEST), text).unwrap();
+        let error = import(&MemPhotoStore::new(), &folder).await.unwrap_err();
+        assert!(error.to_string().contains("manifest"), "{error}");
     }
 
     #[tokio::test]

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
-
 /// A strong entity tag. Holds the opaque tag without quotes; `Display` adds them, which is
 /// the form of the `ETag` header and of `@odata.mediaEtag`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,20 +14,35 @@ impl ETag {
     }
 
     /// A content-derived tag: equal bytes give equal tags, different bytes different tags
-    /// (64 bits of SHA-256, so an accidental collision is not a practical concern).
+    /// (64 bits of BLAKE3, so an accidental collision is not a practical concern, and a
+    /// deliberate one is out of reach). BLAKE3 rather than SHA-256 because this runs on every
+    /// upload: it costs a fraction of a millisecond per 4 MB on one core where SHA-256 costs
+    /// several (docs/PERFORMANCE.md).
     pub fn for_content(bytes: &[u8]) -> Self {
-        let digest = Sha256::digest(bytes);
-        Self(hex::encode_upper(&digest[..8]))
+        Self::from_digest(blake3::hash(bytes).as_bytes())
     }
 
     /// The tag of one size of a photo: changes whenever the original's tag does (spec C2),
     /// and is known without rendering, so a `304` never costs a resize.
     pub fn for_rendition(original: &ETag, side: u32) -> Self {
-        let mut hasher = Sha256::new();
+        let mut hasher = blake3::Hasher::new();
         hasher.update(original.0.as_bytes());
         hasher.update(b"/");
-        hasher.update(side.to_string().as_bytes());
-        Self(hex::encode_upper(&hasher.finalize()[..8]))
+        hasher.update(&side.to_be_bytes());
+        Self::from_digest(hasher.finalize().as_bytes())
+    }
+
+    /// Whether this tag is the content tag of `bytes`: as [`ETag::for_content`] makes it, or as
+    /// it was made before BLAKE3 (the first 64 bits of SHA-256), so that an export written by
+    /// an older version still proves its files unchanged.
+    pub fn identifies(&self, bytes: &[u8]) -> bool {
+        use sha2::Digest as _;
+        *self == Self::for_content(bytes)
+            || *self == Self::from_digest(&sha2::Sha256::digest(bytes).into())
+    }
+
+    fn from_digest(digest: &[u8; 32]) -> Self {
+        Self(hex::encode_upper(&digest[..8]))
     }
 
     /// The tag without its quotes.
@@ -186,6 +199,17 @@ mod tests {
         assert_ne!(ETag::for_content(b"abc"), ETag::for_content(b"abd"));
         assert_eq!(ETag::for_content(b"abc").to_string().len(), 18);
         assert!(ETag::for_content(b"abc").to_string().starts_with('"'));
+    }
+
+    #[test]
+    fn content_tags_are_blake3_and_old_sha256_tags_are_still_recognised() {
+        // Published test vectors: BLAKE3("abc") = 6437b3ac..., SHA-256("abc") = ba7816bf....
+        assert_eq!(ETag::for_content(b"abc").opaque(), "6437B3AC38465133");
+        let legacy = ETag::new("BA7816BF8F01CFEA");
+        assert!(legacy.identifies(b"abc"));
+        assert!(ETag::for_content(b"abc").identifies(b"abc"));
+        assert!(!legacy.identifies(b"abd"));
+        assert!(!ETag::new("6437B3AC38465134").identifies(b"abc"));
     }
 
     #[test]

@@ -287,6 +287,16 @@ impl PhotoService {
         body: Bytes,
     ) -> Result<StoredPhoto, PhotoError> {
         let photo = ValidatedPhoto::check(body)?;
+        self.store_update(pending, photo).await
+    }
+
+    /// D7 step 9 for a body the caller validated itself (an HTTP adapter does it off its
+    /// async threads): store it, atomically with the `If-Match` condition.
+    pub async fn store_update(
+        &self,
+        pending: PendingUpdate,
+        photo: ValidatedPhoto,
+    ) -> Result<StoredPhoto, PhotoError> {
         let stored = self
             .store
             .put(&pending.entry.key, photo, &pending.condition)

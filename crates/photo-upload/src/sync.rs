@@ -5,28 +5,29 @@
 //! [`parse_map`] reads the map, [`sync`] (or [`sync_with_progress`]) runs it and returns a
 //! [`SyncReport`]; [`SyncReport::summary`] is the text a person reads at the end.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use adapter_graph_client::{ClientError, GraphClient, PhotoUpload, WriteOptions};
 use bytes::Bytes;
 use futures::StreamExt;
 use photo_core::target::Target;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 
 use crate::fit::{fit, Fitted};
 use crate::parse_target;
 
-/// The state file's usual name, in the folder of the photos (`graph-photo sync` uses it unless
-/// `--state` names another file).
-pub const DEFAULT_STATE_FILE: &str = ".graph-photo-sync.json";
-/// The only state file format version this crate reads and writes.
-pub const STATE_VERSION: u32 = 1;
+mod journal;
+mod state;
+
+use journal::Journal;
+use state::JournalEntry;
+pub use state::{
+    journal_path, write_atomically, SyncState, UploadRecord, DEFAULT_STATE_FILE,
+    OLDEST_STATE_VERSION, STATE_VERSION,
+};
 
 /// Why a run could not start. Failures of single rows are not errors: they are in the
 /// [`SyncReport`].
@@ -49,7 +50,8 @@ pub enum SyncError {
     },
     /// The state file was written by a version of this crate with another format.
     #[error(
-        "{}: state version {version} is not supported (expected {STATE_VERSION})",
+        "{}: state version {version} is not supported (this build reads versions \
+         {OLDEST_STATE_VERSION} to {STATE_VERSION})",
         path.display()
     )]
     StateVersion { path: PathBuf, version: u32 },
@@ -183,123 +185,6 @@ fn split_row(text: &str) -> Result<Vec<String>, String> {
     Ok(fields)
 }
 
-// ---------------------------------------------------------------------------------------------
-// The state file.
-
-/// What earlier runs uploaded: per API root, per target (its canonical path).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncState {
-    /// [`STATE_VERSION`].
-    pub version: u32,
-    /// API root (e.g. `https://graph.microsoft.com/v1.0`) -> target path -> its last upload.
-    #[serde(default)]
-    pub servers: BTreeMap<String, BTreeMap<String, UploadRecord>>,
-}
-
-impl Default for SyncState {
-    fn default() -> Self {
-        SyncState {
-            version: STATE_VERSION,
-            servers: BTreeMap::new(),
-        }
-    }
-}
-
-/// One successful upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadRecord {
-    /// The file, as named in the map.
-    pub file: String,
-    /// SHA-256 (hex) of the file's content: what a re-run compares.
-    pub sha256: String,
-    /// SHA-256 of what was sent, when `--fit` re-encoded it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_sha256: Option<String>,
-    /// The ETag the server gave the photo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-}
-
-impl SyncState {
-    /// The state at `path`; none yet is an empty state.
-    pub fn load(path: &Path) -> Result<SyncState, SyncError> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SyncState::default()),
-            Err(error) => {
-                return Err(SyncError::ReadState {
-                    path: path.to_owned(),
-                    error,
-                })
-            }
-        };
-        let state: SyncState =
-            serde_json::from_slice(&bytes).map_err(|error| SyncError::CorruptState {
-                path: path.to_owned(),
-                error,
-            })?;
-        if state.version != STATE_VERSION {
-            return Err(SyncError::StateVersion {
-                path: path.to_owned(),
-                version: state.version,
-            });
-        }
-        Ok(state)
-    }
-
-    /// Writes the state atomically (a temporary file renamed over the old one).
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        write_atomically(path, &json)
-    }
-
-    /// Whether `target` of `server` already got content hashing to `sha256`.
-    pub fn is_current(&self, server: &str, target: &Target, sha256: &str) -> bool {
-        self.servers
-            .get(server)
-            .and_then(|targets| targets.get(&target.path()))
-            .is_some_and(|record| record.sha256 == sha256)
-    }
-
-    /// Remembers that `target` of `server` got `record` (replacing what it got before).
-    pub fn record(&mut self, server: &str, target: &Target, record: UploadRecord) {
-        self.servers
-            .entry(server.to_owned())
-            .or_default()
-            .insert(target.path(), record);
-    }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that
-/// readers (and an interrupted run) see the old content or the new, never half of it.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the path has no file name",
-        )
-    })?;
-    let temp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -344,6 +229,9 @@ pub struct SyncReport {
     pub bad_rows: Vec<RowError>,
     /// Whether nothing was uploaded on purpose ([`SyncOptions::dry_run`]).
     pub dry_run: bool,
+    /// Why some of this run's uploads may be missing from the state file (it could not be
+    /// written): they are done, but the next run uploads them again. A failure of the run.
+    pub state_error: Option<String>,
 }
 
 impl SyncReport {
@@ -427,6 +315,9 @@ impl SyncReport {
                 );
             }
         }
+        if let Some(error) = &self.state_error {
+            let _ = writeln!(out, "  failed: {error}");
+        }
         out
     }
 }
@@ -470,12 +361,17 @@ struct Context {
     client: GraphClient,
     server: String,
     options: SyncOptions,
-    state: Mutex<SyncState>,
+    /// The state as the run found it. Never changed during the run: a map names each target
+    /// once, so no row needs to see another row's upload, and lookups take no lock.
+    state: Arc<SyncState>,
+    journal: Journal,
 }
 
-/// Uploads every entry of `map` that the state does not show as current, saving the state
-/// after each upload. Fails only when the state file cannot be read; every row's failure is in
-/// the report.
+/// Uploads every entry of `map` that the state does not show as current, recording each
+/// upload in the state file's journal as it goes (in batches) and writing the whole state at
+/// the end. Fails only when the state file cannot be read; every row's failure is in the
+/// report, and a state file that could not be written is its
+/// [`state_error`](SyncReport::state_error).
 pub async fn sync(
     client: &GraphClient,
     map: SyncMap,
@@ -491,20 +387,21 @@ pub async fn sync_with_progress(
     options: &SyncOptions,
     progress: &dyn Progress,
 ) -> Result<SyncReport, SyncError> {
-    let state = SyncState::load(&options.state_path)?;
-    let context = Arc::new(Context {
+    let state = Arc::new(SyncState::load(&options.state_path)?);
+    let context = Context {
         client: client.clone(),
         server: client.base_url().to_owned(),
         options: options.clone(),
-        state: Mutex::new(state),
-    });
+        journal: Journal::start(options.state_path.clone(), Arc::clone(&state)),
+        state,
+    };
     progress.started(map.entries.len() as u64);
 
     let mut items: Vec<ItemReport> = futures::stream::iter(map.entries)
         .map(|entry| {
-            let context = Arc::clone(&context);
+            let context = &context;
             async move {
-                let outcome = process(&context, &entry).await;
+                let outcome = process(context, &entry).await;
                 let item = ItemReport {
                     line: entry.line,
                     file: entry.file,
@@ -518,12 +415,14 @@ pub async fn sync_with_progress(
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
+    let state_error = context.journal.finish().await.err();
     progress.finished();
     items.sort_by_key(|item| item.line);
     Ok(SyncReport {
         items,
         bad_rows: map.errors,
         dry_run: options.dry_run,
+        state_error,
     })
 }
 
@@ -571,8 +470,6 @@ async fn process(context: &Context, entry: &MapEntry) -> Outcome {
 
     if context
         .state
-        .lock()
-        .await
         .is_current(&context.server, &entry.target, &sha256)
     {
         return Outcome::Skipped;
@@ -612,26 +509,16 @@ async fn process(context: &Context, entry: &MapEntry) -> Outcome {
         .await;
     match upload {
         Ok(updated) => {
-            let mut state = context.state.lock().await;
-            state.record(
-                &context.server,
-                &entry.target,
-                UploadRecord {
+            context.journal.record(JournalEntry {
+                server: context.server.clone(),
+                target: entry.target.path(),
+                record: UploadRecord {
                     file: entry.file.clone(),
                     sha256,
                     sent_sha256,
                     etag: updated.etag.clone(),
                 },
-            );
-            if let Err(error) = state.save(&options.state_path) {
-                return failed(
-                    "StateError",
-                    format!(
-                        "StateError: uploaded, but the state file {} could not be written: {error}",
-                        options.state_path.display()
-                    ),
-                );
-            }
+            });
             Outcome::Uploaded {
                 etag: updated.etag,
                 bytes: size,

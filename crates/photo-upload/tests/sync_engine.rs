@@ -11,7 +11,8 @@ use std::time::Duration;
 use adapter_graph_client::{ClientConfig, GraphClient, RetryPolicy, StaticToken};
 use photo_core::target::Target;
 use photo_upload::sync::{
-    parse_map, sync, sync_with_progress, ItemReport, Outcome, Progress, SyncOptions, SyncState,
+    journal_path, parse_map, sync, sync_with_progress, ItemReport, Outcome, Progress, SyncOptions,
+    SyncState,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -177,11 +178,126 @@ async fn an_unreadable_state_file_stops_the_run_before_any_upload() {
     .await
     .unwrap_err();
     assert!(
-        error
-            .to_string()
-            .ends_with("state.json: state version 99 is not supported (expected 1)"),
+        error.to_string().ends_with(
+            "state.json: state version 99 is not supported (this build reads versions 1 to 2)"
+        ),
         "{error}"
     );
     assert_eq!(recorder.events(), Vec::<String>::new());
     assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_runs_journal_is_honoured_and_a_version_1_state_upgraded() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200).insert_header("ETag", "\"E2\""))
+        .mount(&server)
+        .await;
+    let base = format!("{}/v1.0", server.uri());
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join("state.json");
+    let sha = hex::encode(Sha256::digest(JPEG));
+    for name in ["a.jpg", "b.jpg", "c.jpg"] {
+        std::fs::write(dir.path().join(name), JPEG).unwrap();
+    }
+    // Version 1 (the snapshot alone) says me got a.jpg.
+    std::fs::write(
+        &state_path,
+        json!({"version": 1, "servers": {&base: {"me": {"file": "a.jpg", "sha256": sha}}}})
+            .to_string(),
+    )
+    .unwrap();
+    let map = "a.jpg,me\nb.jpg,users/u1\nc.jpg,users/u2\n";
+
+    let report = sync(
+        &server_client(&base),
+        parse_map(map.as_bytes()),
+        &options(dir.path()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.state_error, None);
+    assert_eq!((report.uploaded(), report.skipped()), (2, 1));
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    assert_eq!(snapshot["version"], 2, "rewritten in the current format");
+    assert!(!journal_path(&state_path).exists());
+
+    // A run killed after journaling u2's new upload and before its end: the snapshot does
+    // not have it yet, its journal does. The next run skips u2 and uploads only u1's change.
+    std::fs::write(dir.path().join("c.jpg"), [JPEG, b"2"].concat()).unwrap();
+    std::fs::write(dir.path().join("b.jpg"), [JPEG, b"1"].concat()).unwrap();
+    let generation = snapshot["generation"].as_u64().unwrap();
+    let sha_c = hex::encode(Sha256::digest([JPEG, b"2"].concat()));
+    std::fs::write(
+        journal_path(&state_path),
+        format!(
+            "{}\n{}\n",
+            json!({"graph_photo_sync_journal": 2, "generation": generation}),
+            json!({"server": &base, "target": "users/u2", "file": "c.jpg", "sha256": sha_c})
+        ),
+    )
+    .unwrap();
+    let puts_before = server.received_requests().await.unwrap().len();
+    let report = sync(
+        &server_client(&base),
+        parse_map(map.as_bytes()),
+        &options(dir.path()),
+    )
+    .await
+    .unwrap();
+    let outcomes: Vec<bool> = report
+        .items
+        .iter()
+        .map(|i| matches!(i.outcome, Outcome::Uploaded { .. }))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [false, true, false],
+        "only b.jpg (users/u1) is sent"
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), puts_before + 1);
+    assert_eq!(
+        requests[puts_before].url.path(),
+        "/v1.0/users/u1/photo/$value"
+    );
+    let state = SyncState::load(&state_path).unwrap();
+    assert!(state.is_current(&base, &Target::User("u2".into()), &sha_c));
+    assert!(!journal_path(&state_path).exists());
+}
+
+#[tokio::test]
+async fn uploads_the_state_file_cannot_record_fail_the_run() {
+    let server = graph().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.jpg"), JPEG).unwrap();
+    let options = SyncOptions {
+        state_path: dir.path().join("gone").join("state.json"),
+        ..options(dir.path())
+    };
+    let report = sync(
+        &client(&server),
+        parse_map("a.jpg,me\n".as_bytes()),
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.uploaded(), 1);
+    let error = report.state_error.as_deref().unwrap();
+    assert!(error.contains("gone"), "{error}");
+    assert!(report.summary().contains(error));
+}
+
+fn server_client(base: &str) -> GraphClient {
+    GraphClient::new(
+        ClientConfig {
+            base_url: base.to_owned(),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+        },
+        Arc::new(StaticToken("test-token".into())),
+    )
+    .unwrap()
 }

@@ -11,7 +11,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use photo_core::principal::{ApplicationPrincipal, DelegatedPrincipal, Principal, Scope, TenantId};
 use serde_json::{Map, Value};
 
-use super::jwks::{self, KeySet};
+use super::jwks::{self, KeySet, RsaKey};
+use super::token_cache::{self, TokenCache};
 use super::{AuthConfig, AuthError, AuthSetupError, JwksSource};
 
 /// Longer tokens are refused before any decoding (Entra's are a few kilobytes).
@@ -27,7 +28,7 @@ const ISSUER_V2_PREFIX: &str = "https://login.microsoftonline.com/";
 const ISSUER_V2_SUFFIX: &str = "/v2.0";
 
 /// Validates bearer tokens (spec D1) into [`Principal`]s (spec D2). Cheap to clone; clones
-/// share the key cache.
+/// share the keys and the validated tokens.
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Inner>,
@@ -39,6 +40,7 @@ impl std::fmt::Debug for Authenticator {
             .field("source", &self.inner.source)
             .field("audiences", &self.inner.audiences)
             .field("leeway_secs", &self.inner.leeway_secs)
+            .field("token_cache_entries", &self.inner.token_cache_entries)
             .finish_non_exhaustive()
     }
 }
@@ -48,9 +50,50 @@ struct Inner {
     leeway_secs: u64,
     source: Reload,
     refresh_min_interval: Duration,
-    keys: RwLock<Arc<KeySet>>,
+    keys: RwLock<CurrentKeys>,
     /// Held while re-reading the source, so concurrent unknown `kid`s cause one fetch.
     refresh: tokio::sync::Mutex<RefreshState>,
+    token_cache_entries: usize,
+    tokens: TokenCache<ValidToken>,
+    /// Signatures verified, so tests can tell a cached token from one verified again.
+    #[cfg(test)]
+    verifications: std::sync::atomic::AtomicUsize,
+}
+
+struct CurrentKeys {
+    set: Arc<KeySet>,
+    /// Moves on when a reload removes or changes a key: a token cached under an older
+    /// generation may have been verified with a key that is gone, and is validated again.
+    generation: u64,
+}
+
+/// What a later request with the same token needs from its validation.
+struct ValidToken {
+    principal: Principal,
+    lifetime: Lifetime,
+}
+
+/// A token's `exp` and `nbf`, seconds since the epoch.
+#[derive(Debug, Clone, Copy)]
+struct Lifetime {
+    exp: f64,
+    nbf: Option<f64>,
+}
+
+impl Lifetime {
+    /// Spec D1's time rules with `leeway_secs` of clock skew. The one check for a token
+    /// validated now and one validated before, so a cached token is refused at the very
+    /// moment it would be refused uncached.
+    fn check(self, leeway_secs: u64, now: f64) -> Result<(), AuthError> {
+        let leeway = leeway_secs as f64;
+        if self.exp < now - leeway {
+            return Err(AuthError::Expired);
+        }
+        if self.nbf.is_some_and(|nbf| nbf > now + leeway) {
+            return Err(AuthError::NotYetValid);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -104,39 +147,105 @@ impl Authenticator {
                 leeway_secs: config.leeway_secs.min(MAX_LEEWAY_SECS),
                 source,
                 refresh_min_interval: config.jwks_refresh_min_interval,
-                keys: RwLock::new(Arc::new(keys)),
+                keys: RwLock::new(CurrentKeys {
+                    set: Arc::new(keys),
+                    generation: 0,
+                }),
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
+                token_cache_entries: config.token_cache_entries,
+                tokens: TokenCache::new(config.token_cache_entries),
+                #[cfg(test)]
+                verifications: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
 
     /// Validates the raw `Authorization` header value, if any, into the caller's identity.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        self.authenticate_at(authorization, unix_now()).await
+    }
+
+    /// [`Authenticator::authenticate`] as if the clock said `now` (seconds since the epoch).
+    pub(super) async fn authenticate_at(
+        &self,
+        authorization: Option<&str>,
+        now: f64,
+    ) -> Result<Principal, AuthError> {
+        let inner = &*self.inner;
         let token = bearer_token(authorization)?;
+        // A token too long to be valid is refused by `check_header` without being hashed.
+        let digest = (inner.tokens.is_enabled() && token.len() <= MAX_TOKEN_LEN)
+            .then(|| token_cache::digest(token));
+        if let Some(digest) = &digest {
+            if let Some(valid) = inner.tokens.get(digest, inner.key_generation()) {
+                // The same bytes were validated against the same keys (same generation): the
+                // shape, key, signature, claim types, audience, issuer, tenant and kind of
+                // token depend only on those bytes, the keys and the configuration, which is
+                // fixed for this Authenticator's life. Only the clock has moved.
+                return match valid.lifetime.check(inner.leeway_secs, now) {
+                    Ok(()) => Ok(valid.principal.clone()),
+                    Err(e) => {
+                        inner.tokens.remove(digest);
+                        Err(e)
+                    }
+                };
+            }
+        }
+
         let kid = check_header(token)?;
-        let key = self.inner.key_for(&kid).await?;
-        let claims = verified_claims(token, &key)?;
-        check_claims(
-            &claims,
-            &self.inner.audiences,
-            self.inner.leeway_secs,
-            unix_now(),
-        )?;
-        principal_from_claims(&claims)
+        let (key, key_generation) = inner.key_for(&kid).await?;
+        #[cfg(test)]
+        inner
+            .verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let claims = verified_claims(token, &key.decoding)?;
+        let lifetime = check_claims(&claims, &inner.audiences, inner.leeway_secs, now)?;
+        let principal = principal_from_claims(&claims)?;
+        if let Some(digest) = digest {
+            let valid = ValidToken {
+                principal: principal.clone(),
+                lifetime,
+            };
+            let dead_after = lifetime.exp + inner.leeway_secs as f64;
+            inner
+                .tokens
+                .insert(digest, Arc::new(valid), key_generation, dead_after, now);
+        }
+        Ok(principal)
+    }
+
+    /// Signatures verified so far.
+    #[cfg(test)]
+    pub(super) fn verifications(&self) -> usize {
+        self.inner
+            .verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Validated tokens kept.
+    #[cfg(test)]
+    pub(super) fn cached_tokens(&self) -> usize {
+        self.inner.tokens.len()
     }
 }
 
 impl Inner {
-    fn current_keys(&self) -> Arc<KeySet> {
+    /// The key with this `kid` and the generation of the set it was found in.
+    fn current_key(&self, kid: &str) -> Option<(Arc<RsaKey>, u64)> {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        keys.set.get(kid).map(|key| (key.clone(), keys.generation))
+    }
+
+    fn key_generation(&self) -> u64 {
         self.keys
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .generation
     }
 
-    async fn key_for(&self, kid: &str) -> Result<DecodingKey, AuthError> {
-        if let Some(key) = self.current_keys().get(kid) {
-            return Ok(key.clone());
+    async fn key_for(&self, kid: &str) -> Result<(Arc<RsaKey>, u64), AuthError> {
+        if let Some(found) = self.current_key(kid) {
+            return Ok(found);
         }
         let unknown = || AuthError::UnknownSigningKey(echo(kid));
         if matches!(self.source, Reload::Never) {
@@ -145,8 +254,8 @@ impl Inner {
 
         let mut state = self.refresh.lock().await;
         // Someone else may have refreshed while this request waited.
-        if let Some(key) = self.current_keys().get(kid) {
-            return Ok(key.clone());
+        if let Some(found) = self.current_key(kid) {
+            return Ok(found);
         }
         if state
             .last_attempt
@@ -164,14 +273,37 @@ impl Inner {
             Ok(keys) => {
                 tracing::info!(kid = %echo(kid), keys = keys.len(), "token signing keys reloaded on an unknown kid");
                 let key = keys.get(kid).cloned();
-                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
-                key.ok_or_else(unknown)
+                let generation = self.replace_keys(keys);
+                key.map(|key| (key, generation)).ok_or_else(unknown)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "reloading the token signing keys failed; keeping the previous ones");
                 Err(unknown())
             }
         }
+    }
+
+    /// Swaps in a reloaded key set; returns its generation. A set that only adds keys keeps
+    /// the generation (every cached token still verifies), so an unknown `kid`, which anyone
+    /// can send, does not flush the cache every refresh interval; one that removes or changes
+    /// a key starts a new generation, and the tokens cached under the old one are validated
+    /// again.
+    fn replace_keys(&self, keys: KeySet) -> u64 {
+        let mut current = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let invalidates = jwks::removes_or_changes_a_key(&current.set, &keys);
+        if invalidates {
+            current.generation += 1;
+        }
+        current.set = Arc::new(keys);
+        let generation = current.generation;
+        drop(current);
+        if invalidates {
+            tracing::info!("a signing key was removed or changed: cached tokens dropped");
+            // The generation alone refuses the old entries (a validation that raced this swap
+            // may still add one); clearing frees their memory.
+            self.tokens.clear();
+        }
+        generation
     }
 }
 
@@ -326,30 +458,28 @@ fn check_claims(
     audiences: &[String],
     leeway_secs: u64,
     now: f64,
-) -> Result<(), AuthError> {
+) -> Result<Lifetime, AuthError> {
     for (name, expected) in CLAIM_TYPES {
         if claims.get(name).is_some_and(|v| !has_type(v, expected)) {
             return Err(AuthError::InvalidClaim(name));
         }
     }
-    let leeway = leeway_secs as f64;
     let exp = claims
         .get("exp")
         .and_then(Value::as_f64)
         .ok_or(AuthError::MissingClaim("exp"))?;
-    if exp < now - leeway {
-        return Err(AuthError::Expired);
-    }
-    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
-        if nbf > now + leeway {
-            return Err(AuthError::NotYetValid);
-        }
-    }
+    let lifetime = Lifetime {
+        exp,
+        nbf: claims.get("nbf").and_then(Value::as_f64),
+    };
+    lifetime.check(leeway_secs, now)?;
     let accepted = |aud: &str| audiences.iter().any(|a| a == aud);
     match claims.get("aud") {
         None => Err(AuthError::MissingClaim("aud")),
-        Some(Value::String(aud)) if accepted(aud) => Ok(()),
-        Some(Value::Array(auds)) if auds.iter().filter_map(Value::as_str).any(accepted) => Ok(()),
+        Some(Value::String(aud)) if accepted(aud) => Ok(lifetime),
+        Some(Value::Array(auds)) if auds.iter().filter_map(Value::as_str).any(accepted) => {
+            Ok(lifetime)
+        }
         Some(_) => Err(AuthError::InvalidAudience),
     }
 }

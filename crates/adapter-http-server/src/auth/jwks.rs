@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -32,7 +33,28 @@ const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// The RS256 verification keys of a JWKS, by `kid`.
-pub(super) type KeySet = HashMap<String, DecodingKey>;
+pub(super) type KeySet = HashMap<String, Arc<RsaKey>>;
+
+/// An RS256 verification key with the RSA components it was made from: `DecodingKey` has no
+/// equality, and a reload must tell whether a key it already had changed (a cached token
+/// verified by a key that is gone or different must be verified again).
+pub(super) struct RsaKey {
+    pub(super) decoding: DecodingKey,
+    modulus: Vec<u8>,
+    exponent: Vec<u8>,
+}
+
+impl PartialEq for RsaKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.modulus == other.modulus && self.exponent == other.exponent
+    }
+}
+
+/// Whether a token verified with a key of `old` might not verify with `new`: a `kid` of
+/// `old` is missing from `new` or names other key material. Keys only added change nothing.
+pub(super) fn removes_or_changes_a_key(old: &KeySet, new: &KeySet) -> bool {
+    old.iter().any(|(kid, key)| new.get(kid) != Some(key))
+}
 
 /// Keeps the keys usable for RS256 signatures: RSA, `use` absent or `sig`, `alg` absent or
 /// `RS256`, a `kid`, a modulus of at least 2048 bits. Others are skipped (a JWKS may well hold
@@ -47,7 +69,7 @@ pub(super) fn key_set(set: &JwkSet, origin: &str) -> Result<KeySet, AuthSetupErr
     Ok(keys)
 }
 
-fn usable_key(jwk: &Jwk) -> Option<(String, DecodingKey)> {
+fn usable_key(jwk: &Jwk) -> Option<(String, Arc<RsaKey>)> {
     let kid = jwk.common.key_id.as_ref()?;
     if !matches!(
         jwk.common.public_key_use,
@@ -66,7 +88,12 @@ fn usable_key(jwk: &Jwk) -> Option<(String, DecodingKey)> {
         tracing::warn!(kid = %kid, "JWKS key skipped: RSA modulus under 2048 bits or zero exponent");
         return None;
     }
-    Some((kid.clone(), DecodingKey::from_rsa_raw_components(&n, &e)))
+    let key = RsaKey {
+        decoding: DecodingKey::from_rsa_raw_components(&n, &e),
+        modulus: n,
+        exponent: e,
+    };
+    Some((kid.clone(), Arc::new(key)))
 }
 
 fn decode_b64(value: &str) -> Option<Vec<u8>> {

@@ -26,9 +26,16 @@
 //! 9. the kind of token: with a `scp` claim (even an empty one) it is delegated and needs `oid`;
 //!    without, it is an application token. An `idtyp` claim, when present, must agree (`user`
 //!    with `scp`, `app` without), so that a user token can never pass for an app token.
+//!
+//! A token that passed is remembered (up to [`AuthConfig::token_cache_entries`], by the SHA-256
+//! of the whole token) until it expires: the same token again is not verified again, only its
+//! `exp` and `nbf` are checked against the clock (step 6), because steps 2-5 and 7-9 depend on
+//! nothing but its bytes, the keys and the configuration. A reload of the keys that removes or
+//! changes one drops every remembered token.
 
 mod authenticator;
 mod jwks;
+mod token_cache;
 
 #[cfg(test)]
 mod tests;
@@ -74,6 +81,14 @@ pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 /// How often, at most, an unknown `kid` makes the JWKS be fetched again by default.
 pub const DEFAULT_JWKS_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Validated tokens remembered by default. A client sends one token for its whole lifetime
+/// (60-90 minutes for Entra's), so this is how many clients can be active within a token's
+/// lifetime before some pay a signature verification again: far more than one replica of this
+/// service serves, for a megabyte or two (an entry is a few hundred bytes, more for a token
+/// with many scopes). Past it, the least recently used token makes room, and its client's next
+/// request is verified in full, as every request was before the cache.
+pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = 4096;
+
 /// Where the keys that sign access tokens come from.
 #[derive(Debug, Clone)]
 pub enum JwksSource {
@@ -95,16 +110,21 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     /// On an unknown `kid`, a URL or file source is re-read at most this often.
     pub jwks_refresh_min_interval: Duration,
+    /// How many validated tokens are remembered, so that a client's token is verified once
+    /// rather than on every request; 0 remembers none.
+    pub token_cache_entries: usize,
 }
 
 impl AuthConfig {
-    /// The spec's defaults: Graph's two audiences, 60 s leeway, 30 s between refetches.
+    /// The spec's defaults: Graph's two audiences, 60 s leeway, 30 s between refetches, and
+    /// [`DEFAULT_TOKEN_CACHE_ENTRIES`] validated tokens remembered.
     pub fn new(jwks: JwksSource) -> Self {
         Self {
             jwks,
             audiences: DEFAULT_AUDIENCES.iter().map(|a| (*a).to_owned()).collect(),
             leeway_secs: DEFAULT_LEEWAY_SECS,
             jwks_refresh_min_interval: DEFAULT_JWKS_REFRESH_MIN_INTERVAL,
+            token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
         }
     }
 }

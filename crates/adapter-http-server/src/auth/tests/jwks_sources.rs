@@ -76,14 +76,14 @@ async fn jwks_static_and_setup_errors() {
 }
 
 /// A tiny JWKS server: answers every request with the current document, counting requests.
-struct JwksServer {
-    url: String,
+pub(super) struct JwksServer {
+    pub(super) url: String,
     body: Arc<Mutex<String>>,
     hits: Arc<AtomicUsize>,
 }
 
 impl JwksServer {
-    async fn start(initial: &JwkSet) -> Self {
+    pub(super) async fn start(initial: &JwkSet) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/keys", listener.local_addr().unwrap());
         let body = Arc::new(Mutex::new(serde_json::to_string(initial).unwrap()));
@@ -115,11 +115,11 @@ impl JwksServer {
         Self { url, body, hits }
     }
 
-    fn serve(&self, set: &JwkSet) {
+    pub(super) fn serve(&self, set: &JwkSet) {
         *self.body.lock().unwrap() = serde_json::to_string(set).unwrap();
     }
 
-    fn hits(&self) -> usize {
+    pub(super) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }

@@ -1,5 +1,6 @@
 //! Tests of token validation against the committed test keys: one module per area (token kinds,
-//! header and shape, claims, JWKS sources), the token builders they share here.
+//! header and shape, claims, JWKS sources, the validated-token cache), the token builders they
+//! share here.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -19,6 +20,7 @@ use super::*;
 mod claims;
 mod header_and_shape;
 mod jwks_sources;
+mod token_cache;
 mod token_kinds;
 
 const TENANT: &str = "3f2a7c10-5d4e-4b8a-9c1f-2e6d8a0b4c7e";
