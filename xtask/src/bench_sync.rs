@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::bench_setup::{serve, stdout_of, user_id, Running};
+use crate::bench_setup::{self, serve, stdout_of, user_id, Running};
 use crate::{bench, sdk_env, tooling};
 
 const SMALL: usize = 1_000;
@@ -293,33 +293,17 @@ fn bench(options: &Options) -> Result<bool, String> {
 }
 
 fn prepare(small: usize, large: usize) -> Result<Setup, String> {
-    let root = crate::workspace_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|d| !d.is_empty())
-        .map(|d| root.join(d))
-        .unwrap_or_else(|| root.join("target"));
-    tooling::run_step(
-        "bench sync",
-        crate::cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "graph-photo",
-            "-p",
-            "graph-photo-bench",
-        ]),
-    )?;
+    let binaries = bench_setup::build_release("bench sync")?;
     let python = sdk_env::ensure_python()?;
-    let release = target.join("release");
-    let dir = target.join("bench").join("sync");
+    let dir = bench_setup::target_dir().join("bench").join("sync");
     tooling::remove_dir(&dir)?;
     let photos = dir.join("photos");
     fs::create_dir_all(&photos).map_err(|e| format!("{}: {e}", photos.display()))?;
-    let server = release.join("graph-photo");
+    let server = binaries.server;
 
     let base_photo = dir.join("base.jpg");
     tooling::output(
-        Command::new(release.join("graph-photo-bench"))
+        Command::new(&binaries.tool)
             .args(["make-jpeg", "--bytes", &PHOTO_BYTES.to_string(), "--out"])
             .arg(&base_photo),
     )?;
