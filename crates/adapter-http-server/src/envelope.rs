@@ -26,6 +26,33 @@ fn client_request_id(headers: &HeaderMap) -> Option<String> {
     ok.then(|| value.to_owned())
 }
 
+/// A new `request-id`: a version 4 UUID. Its random bits come from a per-thread generator
+/// seeded once from the OS (a `Uuid::new_v4`), not from a `getrandom` call per request: a
+/// request id must be unique, not secret, and the system call was a visible share of a small
+/// GET.
+fn new_request_id() -> HeaderValue {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
+    }
+    // SplitMix64: every seed gives a full-period sequence of well-mixed outputs.
+    let next = || {
+        STATE.with(|state| {
+            let mut z = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+            state.set(z);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        })
+    };
+    let bits = (u128::from(next()) << 64) | u128::from(next());
+    let id = uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = id.hyphenated().encode_lower(&mut text);
+    HeaderValue::from_str(text)
+        .unwrap_or_else(|_| HeaderValue::from_static("00000000-0000-4000-8000-000000000000"))
+}
+
 /// `innerError.date`: UTC, ISO-8601 without an offset, as Graph sends it (spec C7).
 pub(crate) fn inner_error_date(now: OffsetDateTime) -> String {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
@@ -33,8 +60,10 @@ pub(crate) fn inner_error_date(now: OffsetDateTime) -> String {
 }
 
 pub(crate) async fn graph_envelope(request: Request, next: Next) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let client_request_id = client_request_id(request.headers()).unwrap_or(request_id.clone());
+    let request_id = new_request_id();
+    let client_request_id = client_request_id(request.headers())
+        .and_then(|id| HeaderValue::from_str(&id).ok())
+        .unwrap_or_else(|| request_id.clone());
 
     let mut response = next.run(request).await;
 
@@ -45,8 +74,8 @@ pub(crate) async fn graph_envelope(request: Request, next: Next) -> Response {
                 "message": error.message,
                 "innerError": {
                     "date": inner_error_date(OffsetDateTime::now_utc()),
-                    "request-id": request_id,
-                    "client-request-id": client_request_id,
+                    "request-id": request_id.to_str().unwrap_or_default(),
+                    "client-request-id": client_request_id.to_str().unwrap_or_default(),
                 }
             }
         });
@@ -61,12 +90,8 @@ pub(crate) async fn graph_envelope(request: Request, next: Next) -> Response {
     }
 
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        headers.insert(REQUEST_ID, value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&client_request_id) {
-        headers.insert(CLIENT_REQUEST_ID, value);
-    }
+    headers.insert(REQUEST_ID, request_id);
+    headers.insert(CLIENT_REQUEST_ID, client_request_id);
     if let Some(value) = http_date_now() {
         headers.insert(header::DATE, value);
     }
@@ -115,6 +140,24 @@ mod tests {
     fn inner_error_date_is_iso_without_offset() {
         let date = inner_error_date(OffsetDateTime::UNIX_EPOCH);
         assert_eq!(date, "1970-01-01T00:00:00");
+    }
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let ids: std::collections::HashSet<String> = (0..1000)
+            .map(|_| new_request_id().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 1000);
+        for id in ids.iter().take(10) {
+            let parsed = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
+        // Another thread starts from its own seed.
+        let other = std::thread::spawn(|| new_request_id().to_str().unwrap().to_owned())
+            .join()
+            .unwrap();
+        assert!(!ids.contains(&other));
     }
 
     #[test]
