@@ -112,9 +112,12 @@ pub(crate) async fn handle(
     tls: Option<axum::Extension<ServedOverTls>>,
     version: Version,
     request: Result<GraphRequest, ApiError>,
-    headers: HeaderMap,
-    body: Body,
+    // The whole request rather than a `HeaderMap` and a `Body`: axum's `HeaderMap` extractor
+    // clones the headers, which showed in a small GET's profile.
+    raw: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = raw.into_parts();
+    let headers = parts.headers;
     let mut body = RequestBody::new(body);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut response = respond(&state, scheme, request, &headers, &mut body)
