@@ -8,6 +8,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::HttpBody;
@@ -108,7 +109,7 @@ impl RequestBody {
 }
 
 pub(crate) async fn handle(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     tls: Option<axum::Extension<ServedOverTls>>,
     version: Version,
     request: Result<GraphRequest, ApiError>,

@@ -147,7 +147,9 @@ fn is_preflight(request: &Request) -> bool {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .fallback(handlers::handle)
-        .with_state(state)
+        // Behind an Arc: axum clones the state for every request, and a clone of the
+        // struct is several reference counts and, with a public base URL, a String.
+        .with_state(Arc::new(state))
         .layer(CatchPanicLayer::custom(envelope::panic_response));
     let with_cors = api.clone().layer(cors());
     // tower-http's CORS layer answers every `OPTIONS` as a preflight (200, no `Allow`); any
