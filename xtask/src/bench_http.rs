@@ -333,7 +333,7 @@ fn prepare() -> Result<Setup, String> {
     over.resize(MAX_PHOTO_BYTES + 1, 0);
     fs::write(&too_large, over).map_err(|e| format!("{}: {e}", too_large.display()))?;
     let directory = dir.join("directory.json");
-    bench_setup::write_directory(&directory)?;
+    bench_setup::write_directory(&directory, bench_setup::CLIENTS)?;
     let keys = dir.join("keys");
     fs::create_dir_all(&keys).map_err(|e| format!("{}: {e}", keys.display()))?;
     let token = bench_setup::app_token(&bin.server, &keys, &directory)?;

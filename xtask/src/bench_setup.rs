@@ -73,9 +73,9 @@ pub(crate) fn unknown_user_id(i: usize) -> String {
     format!("00000000-0000-4000-9000-{i:012}")
 }
 
-/// Writes the directory file: one tenant of [`CLIENTS`] users.
-pub(crate) fn write_directory(path: &Path) -> Result<(), String> {
-    let users: Vec<Value> = (0..CLIENTS)
+/// Writes the directory file: one tenant of `users` users, [`user_id`] 0 to `users - 1`.
+pub(crate) fn write_directory(path: &Path, users: usize) -> Result<(), String> {
+    let users: Vec<Value> = (0..users)
         .map(|i| {
             json!({ "id": user_id(i), "userPrincipalName": format!("bench{i}@bench.example"),
                     "displayName": format!("Bench {i}") })

@@ -175,7 +175,7 @@ fn prepare() -> Result<Setup, String> {
             .arg(&photo),
     )?;
     let directory = dir.join("directory.json");
-    bench_setup::write_directory(&directory)?;
+    bench_setup::write_directory(&directory, bench_setup::CLIENTS)?;
     let token = bench_setup::app_token(&bin.server, &dir, &directory)?;
     let admin_url = [
         "GRAPH_PHOTO_BENCH_DATABASE_URL",

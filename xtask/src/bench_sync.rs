@@ -33,7 +33,6 @@ use crate::{bench, sdk_env, tooling};
 
 const SMALL: usize = 1_000;
 const PHOTO_BYTES: usize = 4_000;
-const TENANT: &str = "b3c1d2e4-0000-4000-8000-00000000beef";
 const CONCURRENCIES: [u32; 3] = [1, 4, 16];
 /// `graph-photo sync`'s default `--concurrency` (Graph's per-app limit of 4 concurrent photo
 /// requests, spec F1): what a user gets, so what the targets are measured at.
@@ -314,15 +313,7 @@ fn prepare(small: usize, large: usize) -> Result<Setup, String> {
     }
 
     let directory = dir.join("directory.json");
-    let users: Vec<Value> = (0..large)
-        .map(|i| {
-            json!({ "id": user_id(i), "userPrincipalName": format!("bench{i}@bench.example"),
-                    "displayName": format!("Bench {i}") })
-        })
-        .collect();
-    let data = json!({ "tenants": [{ "id": TENANT, "displayName": "Bench", "users": users,
-                                     "groups": [], "contactFolders": [], "contacts": [] }] });
-    fs::write(&directory, data.to_string()).map_err(|e| format!("{}: {e}", directory.display()))?;
+    bench_setup::write_directory(&directory, large)?;
     let map = |count: usize, name: &str| -> Result<PathBuf, String> {
         let path = dir.join(name);
         let rows: String = (0..count)
