@@ -14,7 +14,18 @@ enum Action {
     /// The official SDKs for the end-to-end tests (`cargo xtask sdk-env`); the test step gets
     /// their variables.
     SdkEnv,
+    /// `cargo run --example` of each of [`EXAMPLES`]: what README's "Embedding" promises runs.
+    Examples,
 }
+
+/// The embedding examples (package, example): their `main`s, as a host would first run them.
+/// Their tests run in the test step (`test = true` in their manifests).
+const EXAMPLES: &[(&str, &str)] = &[
+    ("graph-photo-examples", "custom_store"),
+    ("graph-photo-examples", "own_directory"),
+    ("graph-photo-examples", "mount_in_host"),
+    ("graph-photo-examples", "batch_import"),
+];
 
 struct Step {
     name: &'static str,
@@ -48,6 +59,10 @@ const STEPS: &[Step] = &[
     Step {
         name: "test",
         action: Action::Cargo(&["test", "--workspace"]),
+    },
+    Step {
+        name: "examples",
+        action: Action::Examples,
     },
 ];
 
@@ -101,6 +116,24 @@ pub(crate) fn run() -> ExitCode {
                         false
                     }
                 }
+            }
+            Action::Examples => {
+                println!(
+                    "==> [{n}/{total}] {}: cargo run --example, for each of {}",
+                    step.name,
+                    EXAMPLES.len()
+                );
+                EXAMPLES.iter().all(|(package, example)| {
+                    println!("--- cargo run -q -p {package} --example {example}");
+                    run_command(crate::cargo().args([
+                        "run",
+                        "-q",
+                        "-p",
+                        package,
+                        "--example",
+                        example,
+                    ]))
+                })
             }
         };
         if !ok {

@@ -8,7 +8,8 @@
 //!    workspace `adapter-*` crate. (Dev-dependencies are free: tests may use tokio.)
 //! 2. A workspace `adapter-*` crate depends (normal, build or dev) on no other
 //!    workspace `adapter-*` crate, nor on `graph-photo`, `conformance` or `photo-upload`.
-//! 3. Other workspace crates, except `graph-photo`, `e2e` and `xtask`, have no normal or build
+//! 3. Other workspace crates, except `graph-photo`, `graph-photo-examples` (hosts of their
+//!    own), `e2e` and `xtask`, have no normal or build
 //!    dependency on an `adapter-*` crate — with exactly two exceptions, both on the client
 //!    adapter: `conformance -> adapter-graph-client` and `photo-upload -> adapter-graph-client`
 //!    (client-side use cases over the client's public API). Dev-dependencies on adapters are
@@ -42,9 +43,10 @@ const DEV_TOKENS: &str = "dev-tokens";
 const ADAPTER_PREFIX: &str = "adapter-";
 /// The composition root: the `graph-photo` binary's package.
 const COMPOSITION_ROOT: &str = "graph-photo";
-/// Crates that may depend on adapters in any way: the composition root, the
-/// cross-crate end-to-end tests, and this tool.
-const ADAPTER_USERS: &[&str] = &[COMPOSITION_ROOT, "e2e", "xtask"];
+/// Crates that may depend on adapters in any way: the composition root, the embedding
+/// examples (each a host that wires adapters, as the composition root does), the cross-crate
+/// end-to-end tests, and this tool.
+const ADAPTER_USERS: &[&str] = &[COMPOSITION_ROOT, "graph-photo-examples", "e2e", "xtask"];
 /// The client-side use cases (sync, fit), a layer above the client adapter.
 const CLIENT_USE_CASES: &str = "photo-upload";
 /// Normal dependencies on adapters allowed as exceptions to rule 3.

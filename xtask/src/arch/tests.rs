@@ -383,6 +383,19 @@ fn graph_photo_may_depend_on_adapters() {
 }
 
 #[test]
+fn the_embedding_examples_may_wire_adapters_like_a_host() {
+    let m = with(vec![package(
+        "graph-photo-examples",
+        vec![
+            normal("adapter-http-server"),
+            normal("adapter-sqlite"),
+            normal("adapter-memstore"),
+        ],
+    )]);
+    assert!(check(&m).is_empty());
+}
+
+#[test]
 fn registry_crate_named_like_an_adapter_is_not_a_workspace_adapter() {
     let mut foreign = normal("adapter-memstore");
     foreign["source"] = json!("registry+https://github.com/rust-lang/crates.io-index");
