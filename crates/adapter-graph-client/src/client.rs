@@ -31,10 +31,14 @@ const SNIFF_BYTES: usize = 64;
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The API root, e.g. [`GRAPH_V1`] or `http://127.0.0.1:8080/beta`; plain http is allowed.
+    /// A root without a version segment (`http://127.0.0.1:8080`) means its `/v1.0`, so the
+    /// same value works here and for the conformance suite.
     pub base_url: String,
     pub retry: RetryPolicy,
     /// The limit of one attempt, from connecting to the end of the response body.
     pub timeout: Duration,
+    /// Which servers' certificates are trusted over https.
+    pub tls: TlsTrust,
 }
 
 impl Default for ClientConfig {
@@ -43,7 +47,41 @@ impl Default for ClientConfig {
             base_url: GRAPH_V1.to_owned(),
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
+            tls: TlsTrust::default(),
         }
+    }
+}
+
+/// The certificates an https server may present. Always trusted: the Mozilla roots built in
+/// and the operating system's trust store (where a company's TLS-inspecting proxy puts its
+/// root; `SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured). Added here: more roots, such as the
+/// certificate of `graph-photo serve --tls-self-signed`.
+#[derive(Debug, Clone, Default)]
+pub struct TlsTrust {
+    /// PEM files' contents, each holding one or more CA certificates to trust as well.
+    pub extra_roots_pem: Vec<Vec<u8>>,
+    /// Accept any certificate, expired, self-signed or for another name: for development
+    /// against a throwaway server only. The connection is still encrypted, but anyone on the
+    /// path can read and change it.
+    pub accept_invalid_certs: bool,
+}
+
+/// The root URL requests are made under: `base` without a trailing `/`, and with `/v1.0`
+/// added when its last path segment is not an API version (`v1.0` or `beta`).
+fn api_root(base: &str) -> String {
+    let base = base.trim().trim_end_matches('/');
+    let Ok(url) = Url::parse(base) else {
+        // Left as given: `GraphClient::new` reports why it is not a URL.
+        return base.to_owned();
+    };
+    let versioned = url
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .is_some_and(|last| last.eq_ignore_ascii_case("v1.0") || last.eq_ignore_ascii_case("beta"));
+    if versioned {
+        base.to_owned()
+    } else {
+        format!("{base}/v1.0")
     }
 }
 
@@ -204,7 +242,7 @@ impl std::fmt::Debug for GraphClient {
 
 impl GraphClient {
     pub fn new(config: ClientConfig, tokens: Arc<dyn TokenProvider>) -> Result<Self, ClientError> {
-        let base_url = config.base_url.trim().trim_end_matches('/').to_owned();
+        let base_url = api_root(&config.base_url);
         let parsed = Url::parse(&base_url)
             .map_err(|e| ClientError::Config(format!("base URL '{base_url}': {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -217,8 +255,23 @@ impl GraphClient {
                 "retry.max_attempts must be at least 1".into(),
             ));
         }
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .user_agent(concat!("graph-photo/", env!("CARGO_PKG_VERSION")))
+            .danger_accept_invalid_certs(config.tls.accept_invalid_certs);
+        for pem in &config.tls.extra_roots_pem {
+            let roots = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                ClientError::Config(format!("CA certificates: {}", error_chain(&e)))
+            })?;
+            if roots.is_empty() {
+                return Err(ClientError::Config(
+                    "CA certificates: no PEM certificate in the file".into(),
+                ));
+            }
+            for root in roots {
+                http = http.add_root_certificate(root);
+            }
+        }
+        let http = http
             .build()
             .map_err(|e| ClientError::Config(error_chain(&e)))?;
         Ok(GraphClient {
@@ -575,4 +628,35 @@ async fn read_head(path: &Path) -> Result<Bytes, ClientError> {
         .read_to_end(&mut head)
         .await?;
     Ok(Bytes::from(head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_root;
+
+    #[test]
+    fn a_root_without_a_version_means_its_v1() {
+        for (given, root) in [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/v1.0"),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/v1.0"),
+            ("http://127.0.0.1:8080/v1.0", "http://127.0.0.1:8080/v1.0"),
+            ("http://127.0.0.1:8080/v1.0/", "http://127.0.0.1:8080/v1.0"),
+            ("http://127.0.0.1:8080/beta", "http://127.0.0.1:8080/beta"),
+            (
+                "https://graph.microsoft.com/V1.0",
+                "https://graph.microsoft.com/V1.0",
+            ),
+            (
+                "https://host.example/graph",
+                "https://host.example/graph/v1.0",
+            ),
+            (
+                "https://host.example/graph/beta",
+                "https://host.example/graph/beta",
+            ),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(api_root(given), root, "{given}");
+        }
+    }
 }

@@ -22,7 +22,7 @@ mod token;
 
 pub use client::{
     ClientConfig, GraphClient, PhotoBytes, PhotoMetadata, PhotoUpload, RawRequest, RawResponse,
-    Updated, WriteOptions, GRAPH_V1,
+    TlsTrust, Updated, WriteOptions, GRAPH_V1,
 };
 pub use error::{ClientError, GraphError};
 pub use retry::{parse_retry_after, RetryPolicy};

@@ -36,6 +36,7 @@ fn client_with(server: &MockServer, retry: RetryPolicy) -> GraphClient {
             base_url: format!("{}/v1.0", server.uri()),
             retry,
             timeout: Duration::from_secs(10),
+            tls: Default::default(),
         },
         Arc::new(StaticToken("test-token".into())),
     )
@@ -527,6 +528,7 @@ async fn given_headers_are_kept_and_the_token_is_asked_once_per_call() {
             base_url: format!("{}/beta/", server.uri()),
             retry: fast_policy(),
             timeout: Duration::from_secs(10),
+            tls: Default::default(),
         },
         Arc::new(CallbackToken(move || {
             counted.fetch_add(1, Ordering::SeqCst);
@@ -593,6 +595,7 @@ async fn a_401_makes_the_next_call_run_the_token_command_again() {
             base_url: format!("{}/v1.0", server.uri()),
             retry: fast_policy(),
             timeout: Duration::from_secs(10),
+            tls: Default::default(),
         },
         Arc::new(CommandToken::new(format!(
             "echo run >> '{}'; echo opaque-token",
@@ -630,6 +633,7 @@ async fn transport_errors_are_retried_for_idempotent_methods_only() {
                 ..fast_policy()
             },
             timeout: Duration::from_secs(5),
+            tls: Default::default(),
         },
         Arc::new(StaticToken("t".into())),
     )

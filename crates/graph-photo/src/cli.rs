@@ -42,6 +42,12 @@ pub enum Command {
     Export(ArchiveArgs),
     /// Store every photo of a folder written by `export` (each is validated again).
     Import(ArchiveArgs),
+    /// Print a shell completion script, e.g. `graph-photo completions bash >
+    /// ~/.local/share/bash-completion/completions/graph-photo`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -353,9 +359,20 @@ pub struct TokenArgs {
 /// How to reach and authenticate to a Graph photo API.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
-    /// The API root, e.g. `http://127.0.0.1:8080/v1.0` for `graph-photo serve`.
+    /// The API's root, with or without its version: `http://127.0.0.1:8080` (meaning its
+    /// `/v1.0`) for `graph-photo serve`, or `.../beta`.
     #[arg(long = "base", env = "GRAPH_PHOTO_BASE", default_value = adapter_graph_client::GRAPH_V1)]
     pub base: String,
+
+    /// A PEM file of CA certificates to trust as well as the built-in roots and the system's
+    /// trust store, e.g. the `cert.pem` that `serve --tls-self-signed` writes. Repeatable.
+    #[arg(long, env = "GRAPH_PHOTO_CACERT", value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+
+    /// Accept any server certificate (development against a throwaway server only: anyone
+    /// on the path can read and change the traffic).
+    #[arg(long)]
+    pub insecure: bool,
 
     /// The access token (a JWT, with or without `Bearer `).
     #[arg(long, env = "GRAPH_PHOTO_TOKEN", hide_env_values = true)]

@@ -14,6 +14,11 @@ fn main() -> ExitCode {
         .init();
 
     let result = match cli.command {
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "graph-photo", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Token(args) => graph_photo::token::run(&args).map(|token| println!("{token}")),
         Command::Photo(args) => {
             runtime().and_then(|rt| rt.block_on(graph_photo::photo_cmd::run(args)))
@@ -26,10 +31,9 @@ fn main() -> ExitCode {
             if report.passed() {
                 Ok(())
             } else {
-                Err(graph_photo::AppError::Usage(format!(
-                    "{} conformance failure(s)",
-                    report.failures.len()
-                )))
+                Err(graph_photo::AppError::ConformanceFailed(
+                    report.failures.len(),
+                ))
             }
         }),
         Command::Export(args) => runtime().and_then(|rt| {
@@ -56,7 +60,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("graph-photo: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(error.exit_code())
         }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_graph_client::{
-    ClientConfig, CommandToken, GraphClient, PhotoUpload, RetryPolicy, StaticToken, TokenProvider,
-    WriteOptions,
+    ClientConfig, CommandToken, GraphClient, PhotoUpload, RetryPolicy, StaticToken, TlsTrust,
+    TokenProvider, WriteOptions,
 };
 use bytes::Bytes;
 use photo_upload::fit::{fit, Fitted};
@@ -28,22 +28,37 @@ pub fn token_provider(args: &ClientArgs) -> Result<Arc<dyn TokenProvider>, AppEr
     }
 }
 
-/// The client configuration these arguments describe.
-pub fn client_config(args: &ClientArgs) -> ClientConfig {
-    ClientConfig {
+/// The client configuration these arguments describe; reads the `--cacert` files.
+pub fn client_config(args: &ClientArgs) -> Result<ClientConfig, AppError> {
+    let extra_roots_pem = args
+        .cacert
+        .iter()
+        .map(|path| {
+            std::fs::read(path)
+                .map_err(|e| AppError::Usage(format!("--cacert {}: {e}", path.display())))
+        })
+        .collect::<Result<_, _>>()?;
+    if args.insecure {
+        tracing::warn!("--insecure: any server certificate is accepted");
+    }
+    Ok(ClientConfig {
         base_url: args.base.clone(),
         retry: RetryPolicy {
             max_attempts: args.max_attempts,
             ..RetryPolicy::default()
         },
         timeout: Duration::from_secs(args.timeout),
-    }
+        tls: TlsTrust {
+            extra_roots_pem,
+            accept_invalid_certs: args.insecure,
+        },
+    })
 }
 
 /// The client these arguments describe.
 pub fn client_from(args: &ClientArgs) -> Result<GraphClient, AppError> {
     Ok(GraphClient::new(
-        client_config(args),
+        client_config(args)?,
         token_provider(args)?,
     )?)
 }

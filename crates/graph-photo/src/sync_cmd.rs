@@ -29,7 +29,7 @@ pub async fn run(args: &SyncArgs) -> Result<SyncReport, AppError> {
         Err(_) if args.dry_run => Arc::new(adapter_graph_client::StaticToken("dry-run".into())),
         Err(error) => return Err(error),
     };
-    let client = GraphClient::new(client_config(&args.client), tokens)?;
+    let client = GraphClient::new(client_config(&args.client)?, tokens)?;
     let map_file = std::fs::File::open(&args.map).map_err(|e| file_error(&args.map, &e))?;
     let map = parse_map(std::io::BufReader::new(map_file));
     let concurrency = usize::try_from(args.concurrency).unwrap_or(1);

@@ -68,6 +68,7 @@ fn client(server: &TestServer) -> GraphClient {
                 ..RetryPolicy::default()
             },
             timeout: Duration::from_secs(30),
+            tls: Default::default(),
         },
         Arc::new(StaticToken(server.token.clone())),
     )

@@ -69,6 +69,7 @@ fn client(server: &MockServer) -> GraphClient {
                 ..RetryPolicy::default()
             },
             timeout: Duration::from_secs(30),
+            tls: Default::default(),
         },
         Arc::new(StaticToken("test-token".into())),
     )
@@ -296,6 +297,7 @@ fn server_client(base: &str) -> GraphClient {
             base_url: base.to_owned(),
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
+            tls: Default::default(),
         },
         Arc::new(StaticToken("test-token".into())),
     )

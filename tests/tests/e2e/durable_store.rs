@@ -261,7 +261,7 @@ fn load_until_killed(
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
                     // Graph has no DELETE for a contact's photo (405): PUTs only there.
-                    let delete = n % 5 == 0 && !url.contains("/contacts/");
+                    let delete = n.is_multiple_of(5) && !url.contains("/contacts/");
                     let photo = support::unique_png(round << 24 | (i as u32) << 16 | n);
                     known.lock().unwrap()[i].in_flight = Some((!delete).then(|| photo.clone()));
                     let sent = if delete {

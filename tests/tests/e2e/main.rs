@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod binary;
+mod cli_client;
 mod conformance_cli;
 mod durable_postgres;
 mod durable_store;
