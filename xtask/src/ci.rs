@@ -19,16 +19,20 @@ enum Action {
 struct Step {
     name: &'static str,
     action: Action,
+    /// Environment variables set for this step's command only.
+    env: &'static [(&'static str, &'static str)],
 }
 
 const STEPS: &[Step] = &[
     Step {
         name: "fmt",
         action: Action::Cargo(&["fmt", "--all", "--", "--check"]),
+        env: &[],
     },
     Step {
         name: "arch",
         action: Action::Arch,
+        env: &[],
     },
     Step {
         name: "clippy",
@@ -40,14 +44,24 @@ const STEPS: &[Step] = &[
             "-D",
             "warnings",
         ]),
+        env: &[],
+    },
+    Step {
+        // The documented library surface: broken or private intra-doc links, bare URLs and
+        // malformed doc comments fail the build (the doc examples run in `test`).
+        name: "doc",
+        action: Action::Cargo(&["doc", "--workspace", "--no-deps"]),
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
     },
     Step {
         name: "sdk-env",
         action: Action::SdkEnv,
+        env: &[],
     },
     Step {
         name: "test",
         action: Action::Cargo(&["test", "--workspace"]),
+        env: &[],
     },
 ];
 
@@ -62,6 +76,10 @@ pub(crate) fn run() -> ExitCode {
                 let mut cmd = crate::cargo();
                 cmd.args(args);
                 let mut shown = format!("cargo {}", args.join(" "));
+                for (var, value) in step.env {
+                    cmd.env(var, value);
+                    shown = format!("{var}=\"{value}\" {shown}");
+                }
                 if step.name == "test" {
                     if let Some(cases) = proptest_cases_default() {
                         cmd.env("PROPTEST_CASES", cases);
