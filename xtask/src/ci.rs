@@ -30,16 +30,20 @@ const EXAMPLES: &[(&str, &str)] = &[
 struct Step {
     name: &'static str,
     action: Action,
+    /// Environment variables set for this step's command only.
+    env: &'static [(&'static str, &'static str)],
 }
 
 const STEPS: &[Step] = &[
     Step {
         name: "fmt",
         action: Action::Cargo(&["fmt", "--all", "--", "--check"]),
+        env: &[],
     },
     Step {
         name: "arch",
         action: Action::Arch,
+        env: &[],
     },
     Step {
         name: "clippy",
@@ -51,14 +55,24 @@ const STEPS: &[Step] = &[
             "-D",
             "warnings",
         ]),
+        env: &[],
+    },
+    Step {
+        // The documented library surface: broken or private intra-doc links, bare URLs and
+        // malformed doc comments fail the build (the doc examples run in `test`).
+        name: "doc",
+        action: Action::Cargo(&["doc", "--workspace", "--no-deps"]),
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
     },
     Step {
         name: "sdk-env",
         action: Action::SdkEnv,
+        env: &[],
     },
     Step {
         name: "test",
         action: Action::Cargo(&["test", "--workspace"]),
+        env: &[],
     },
     Step {
         name: "examples",
@@ -77,6 +91,10 @@ pub(crate) fn run() -> ExitCode {
                 let mut cmd = crate::cargo();
                 cmd.args(args);
                 let mut shown = format!("cargo {}", args.join(" "));
+                for (var, value) in step.env {
+                    cmd.env(var, value);
+                    shown = format!("{var}=\"{value}\" {shown}");
+                }
                 if step.name == "test" {
                     if let Some(cases) = proptest_cases_default() {
                         cmd.env("PROPTEST_CASES", cases);

@@ -27,10 +27,12 @@ Subcommands:
             1. cargo fmt --all -- --check
             2. the architecture check (as `cargo xtask arch`)
             3. cargo clippy --workspace --all-targets -- -D warnings
-            4. the official Graph SDKs for the end-to-end tests (as `cargo xtask sdk-env`)
-            5. cargo test --workspace   (PROPTEST_CASES defaults to 64; GRAPH_PHOTO_SDK_PYTHON
-               and GRAPH_PHOTO_SDK_JS_DIR from step 4)
-  arch    Check the hexagonal dependency rules against `cargo metadata`
+            4. RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
+            5. the official Graph SDKs for the end-to-end tests (as `cargo xtask sdk-env`)
+            6. cargo test --workspace   (PROPTEST_CASES defaults to 64; GRAPH_PHOTO_SDK_PYTHON
+               and GRAPH_PHOTO_SDK_JS_DIR from step 5; doc examples included)
+  arch    Check the hexagonal dependency rules against `cargo metadata` and, for the crates
+          a host embeds alone, `cargo tree -e normal`
   sdk-env Create (or reuse, when tests/sdk's pins are unchanged) target/sdk-env/python (a venv
           with msgraph-sdk) and target/sdk-env/js (@microsoft/microsoft-graph-client), and print
           `export GRAPH_PHOTO_SDK_PYTHON=... GRAPH_PHOTO_SDK_JS_DIR=...` for `cargo test`:

@@ -13,7 +13,7 @@ use crate::auth::AuthError;
 
 /// Everything a request can fail with at the HTTP edge.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error(transparent)]
     Photo(#[from] PhotoError),
     #[error(transparent)]
@@ -37,9 +37,9 @@ impl From<RouteError> for ApiError {
 
 /// The `error` object of a Graph error response, before the request ids are added.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GraphError {
-    pub code: &'static str,
-    pub message: String,
+pub(crate) struct GraphError {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 /// Seconds a client should wait before retrying a 503 (spec F2).
@@ -47,7 +47,7 @@ const RETRY_AFTER_SECS: &str = "5";
 
 impl ApiError {
     /// Status and Graph code: the whole table of the spec, in one place.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         use PhotoError as P;
         match self {
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),

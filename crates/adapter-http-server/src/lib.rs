@@ -1,14 +1,37 @@
 //! The Graph-compatible HTTP face of graph-photo: an axum [`Router`] over photo-core's
-//! [`PhotoService`], with JWT bearer auth, Graph's error envelope and response headers.
+//! [`PhotoService`], with bearer authentication, Graph's error envelope and response headers.
+//!
+//! A host embeds it in three steps: build a [`PhotoService`] over its ports, pick an
+//! [`Authenticate`] (the JWT [`Authenticator`], or its own), and either serve [`router`]'s
+//! [`Router`] with [`transport::serve`] (connection limits, timeouts, graceful shutdown) or
+//! nest it in an axum application of its own.
 //!
 //! Request path: envelope (request ids, error body) -> CORS (preflights only; any other
 //! `OPTIONS` skips it) -> panic guard -> extractors
 //! (route: 400/405; caller: 401) -> handler -> use case (403/404/400/412/...).
+//!
+//! # Cargo features
+//!
+//! - `jwt` (default): [`Authenticator`], which validates Entra-shaped RS256 access tokens
+//!   against a JWKS file, URL or fixed set, with its token cache (jsonwebtoken, and reqwest
+//!   to fetch a JWKS URL). Without it a host hands the router its own [`Authenticate`].
+//! - `tls` (default): HTTPS in [`transport::serve`] and the `tls` module (rustls on ring,
+//!   self-signed development certificates). Without it the server speaks plain http, for a
+//!   host that terminates TLS in front of it.
+//!
+//! With neither, the crate builds no JWT verifier, HTTP client or TLS stack.
+// Without `jwt`, links to `Authenticator` point at the features above.
+#![cfg_attr(
+    not(feature = "jwt"),
+    doc = "\n\n[`Authenticator`]: crate#cargo-features"
+)]
+#![warn(missing_docs)]
 
 pub mod auth;
 mod envelope;
 mod error;
 mod handlers;
+#[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
 
@@ -23,16 +46,23 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-pub use auth::{Authenticate, Authenticator};
-pub use error::{ApiError, GraphError};
+pub use auth::Authenticate;
+#[cfg(feature = "jwt")]
+pub use auth::Authenticator;
+#[cfg(feature = "tls")]
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
 pub use transport::{serve, Limits};
 
-/// What every request needs.
+/// What every request needs: the router's whole configuration.
 #[derive(Clone)]
 pub struct AppState {
+    /// The use cases, over the host's ports (directory, stores, renderer).
     pub service: Arc<PhotoService>,
     /// Who the caller is ([`Authenticator`] for JWTs, or a host's own [`Authenticate`]).
+    #[cfg_attr(
+        not(feature = "jwt"),
+        doc = "\n\n[`Authenticator`]: crate#cargo-features"
+    )]
     pub auth: Arc<dyn Authenticate>,
     /// The public root (`https://photos.example.com`) used in `@odata.context`; when `None`,
     /// the request's `Host` over plain http.
@@ -143,7 +173,61 @@ fn is_preflight(request: &Request) -> bool {
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
-/// The whole API: every path is parsed by the core's grammar in the one handler.
+/// The whole API: every path is parsed by the core's grammar in the one handler, so the
+/// router answers any path (a `400` or `404` in Graph's shape for one that names no photo).
+/// Serve it with [`transport::serve`], or nest it under a prefix of a host's own axum app.
+///
+/// # Example
+///
+/// A router over in-memory ports and a host's own [`Authenticate`] that admits nobody: the
+/// path is checked first (spec A6), then the caller.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use adapter_http_server::auth::{AuthError, Authenticate};
+/// use adapter_http_server::{router, AppState, UploadLimits};
+/// use axum::body::Body;
+/// use axum::http::{Request, StatusCode};
+/// use photo_core::principal::Principal;
+/// use tower::ServiceExt;
+///
+/// struct Nobody;
+///
+/// #[async_trait::async_trait]
+/// impl Authenticate for Nobody {
+///     async fn authenticate(&self, _: Option<&str>) -> Result<Principal, AuthError> {
+///         Err(AuthError::MissingToken)
+///     }
+/// }
+///
+/// # fn service() -> Arc<photo_core::service::PhotoService> {
+/// #     use photo_core::ports::*;
+/// #     Arc::new(photo_core::service::PhotoService::new(
+/// #         Arc::new(MockDirectory::new()),
+/// #         Arc::new(MockPhotoStore::new()),
+/// #         Arc::new(MockRenditionCache::new()),
+/// #         Arc::new(MockRenderer::new()),
+/// #     ))
+/// # }
+/// let app = router(AppState {
+///     service: service(), // PhotoService::new over the host's directory, stores and renderer
+///     auth: Arc::new(Nobody),
+///     public_base_url: Some("https://photos.contoso.com".to_owned()),
+///     uploads: UploadLimits::default(),
+/// });
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let get = |path: &str| Request::get(path).body(Body::empty());
+/// let response = app.clone().oneshot(get("/v1.0/me/photo/$value")?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert!(response.headers().contains_key("request-id"));
+/// let response = app.oneshot(get("/v1.0/me/fotos")?).await?;
+/// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .fallback(handlers::handle)

@@ -1,5 +1,5 @@
 //! Serving the router over HTTPS (rustls on the `ring` provider), and a self-signed
-//! development certificate kept in the data directory.
+//! development certificate kept in the data directory. Feature `tls` (default).
 //!
 //! Why HTTPS at all for a local stand-in: the official JavaScript SDK
 //! (`@microsoft/microsoft-graph-client` 3.x) sends the `Authorization` header only to `https://`
@@ -14,9 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::http::{header, HeaderValue, Request};
 use axum::Router;
-use hyper::body::Incoming;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::AsyncWriteExt;
@@ -26,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::transport::Limits;
 
+/// rustls's server configuration, as [`serve_tls`] and [`crate::transport::serve`] take it.
 pub use rustls::ServerConfig;
 
 /// The self-signed certificate's file in the data directory (PEM; give it to clients to trust).
@@ -39,29 +38,46 @@ pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// The first byte of every TLS connection: a handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
-/// Why TLS could not be set up.
+/// Why TLS could not be set up. `Display` names the file at fault, for an operator.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// A certificate or key file (or the data directory) could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: io::Error,
     },
+    /// A file is not the PEM it should be.
     #[error("{path}: {reason}")]
-    Pem { path: PathBuf, reason: String },
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The certificate file holds no certificate.
     #[error("{path}: no CERTIFICATE section found (expected a PEM certificate chain)")]
-    NoCertificate { path: PathBuf },
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// rustls refused the pair (the key is not the certificate's, an unsupported key type).
     #[error("certificate and key do not fit together: {0}")]
     Config(String),
+    /// No self-signed certificate could be made.
     #[error("cannot generate a self-signed certificate: {0}")]
     Generate(String),
 }
 
-/// A certificate and its private key, both PEM.
+/// A certificate and its private key, both PEM. `Debug` leaves the key out.
 #[derive(Clone)]
 pub struct PemPair {
+    /// The certificate (`-----BEGIN CERTIFICATE-----`).
     pub cert_pem: String,
+    /// Its private key (PKCS#8, `-----BEGIN PRIVATE KEY-----`).
     pub key_pem: String,
 }
 
@@ -99,7 +115,9 @@ pub fn generate_self_signed(names: &[&str]) -> Result<PemPair, TlsError> {
 /// Where the self-signed certificate and its key live.
 #[derive(Debug, Clone)]
 pub struct SelfSignedFiles {
+    /// The certificate, [`SELF_SIGNED_CERT_FILE`] in the directory: what clients trust.
     pub cert_path: PathBuf,
+    /// Its private key, [`SELF_SIGNED_KEY_FILE`] (mode 0600).
     pub key_path: PathBuf,
     /// Whether they were made just now (else reused from an earlier start).
     pub created: bool,
@@ -280,24 +298,6 @@ async fn answer_plain_http(mut stream: TcpStream) {
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
     tracing::debug!("answered a plain-http request on the TLS port");
-}
-
-/// HTTP/2 carries the host in `:authority`, not in a `Host` header; the handlers read `Host`.
-/// The request is also marked as served over TLS, for the `https` of `@odata.context`.
-pub(crate) fn host_from_authority(mut request: Request<Incoming>) -> Request<Incoming> {
-    request
-        .extensions_mut()
-        .insert(crate::handlers::ServedOverTls);
-    if !request.headers().contains_key(header::HOST) {
-        let host = request
-            .uri()
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
-        if let Some(host) = host {
-            request.headers_mut().insert(header::HOST, host);
-        }
-    }
-    request
 }
 
 #[cfg(test)]

@@ -24,6 +24,20 @@
 //! Shutdown: stop accepting, ask every connection to finish (HTTP/1 closes after the response in
 //! progress, HTTP/2 sends GOAWAY), wait at most [`Limits::shutdown_grace`], then close what is
 //! still open and return.
+//!
+//! HTTPS needs the `tls` feature (default); without it [`serve`] speaks plain http only.
+//!
+//! ```no_run
+//! # async fn host(app: axum::Router) -> std::io::Result<()> {
+//! use adapter_http_server::transport::{serve, Limits};
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let shutdown = async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! };
+//! serve(listener, app, Limits::default(), None, shutdown).await
+//! # }
+//! ```
 
 use std::future::Future;
 use std::io;
@@ -42,8 +56,37 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+/// The TLS configuration [`serve`] takes: with the `tls` feature (default, this build),
+/// rustls's server configuration ([`server_config_from_files`](crate::tls::server_config_from_files)
+/// makes one); without it, a type with no value, so that only `None` (plain http) can be given
+/// and the call reads the same.
+#[cfg(feature = "tls")]
+pub type TlsConfig = Arc<rustls::ServerConfig>;
+
+/// The TLS configuration [`serve`] takes: with the `tls` feature (default), rustls's server
+/// configuration; without it (this build), a type with no value, so that only `None` (plain
+/// http) can be given and the call reads the same.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+pub enum TlsConfig {}
+
+/// What a connection's TLS handshake is made with.
+#[cfg(feature = "tls")]
+type Acceptor = tokio_rustls::TlsAcceptor;
+#[cfg(not(feature = "tls"))]
+type Acceptor = TlsConfig;
+
+#[cfg(feature = "tls")]
+fn acceptor(config: TlsConfig) -> Acceptor {
+    tokio_rustls::TlsAcceptor::from(config)
+}
+
+#[cfg(not(feature = "tls"))]
+fn acceptor(config: TlsConfig) -> Acceptor {
+    config
+}
 
 /// Connection-level limits of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,12 +169,13 @@ enum Phase {
 }
 
 /// Serves `app` on `listener` (over TLS when `tls` is given) under `limits` until `shutdown`
-/// resolves, then shuts down within [`Limits::shutdown_grace`] (see the module docs).
+/// resolves, then shuts down within [`Limits::shutdown_grace`] (see the module docs). Returns
+/// an error only if the server cannot run at all; a failed connection ends only itself.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<TlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let max = limits.max_connections.clamp(1, MAX_CONNECTIONS_CEILING);
@@ -140,7 +184,7 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         app,
         builder: builder(),
-        tls: tls.map(TlsAcceptor::from),
+        tls: tls.map(acceptor),
         limits,
     });
     let mut shutdown = std::pin::pin!(shutdown);
@@ -201,7 +245,7 @@ pub async fn serve(
 struct Shared {
     app: Router,
     builder: auto::Builder<TokioExecutor>,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Acceptor>,
     limits: Limits,
 }
 
@@ -265,7 +309,7 @@ async fn connection(
     peer: SocketAddr,
     slot: OwnedSemaphorePermit,
     shared: Arc<Shared>,
-    mut phase: watch::Receiver<Phase>,
+    phase: watch::Receiver<Phase>,
 ) {
     let _slot = slot;
     let limits = shared.limits;
@@ -275,6 +319,30 @@ async fn connection(
         drive(io, &shared, activity, phase, peer, false).await;
         return;
     };
+    tls_connection(stream, peer, acceptor, &shared, phase).await;
+}
+
+#[cfg(not(feature = "tls"))]
+async fn tls_connection(
+    _: TcpStream,
+    _: SocketAddr,
+    acceptor: Acceptor,
+    _: &Shared,
+    _: watch::Receiver<Phase>,
+) {
+    match acceptor {}
+}
+
+/// The TLS handshake within the header timeout, then HTTP over it.
+#[cfg(feature = "tls")]
+async fn tls_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: Acceptor,
+    shared: &Shared,
+    mut phase: watch::Receiver<Phase>,
+) {
+    let limits = shared.limits;
     let handshake = tokio::time::timeout(
         limits.header_timeout,
         crate::tls::handshake(stream, &acceptor, peer),
@@ -293,7 +361,7 @@ async fn connection(
     };
     let activity = Activity::new(limits);
     let io = Tracked::new(tls, Arc::clone(&activity));
-    drive(io, &shared, activity, phase, peer, true).await;
+    drive(io, shared, activity, phase, peer, true).await;
 }
 
 /// Serves HTTP on `io` under the watchdog.
@@ -312,7 +380,7 @@ async fn drive<I>(
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let in_flight = counter.request_started();
         let request = if over_tls {
-            crate::tls::host_from_authority(request)
+            host_from_authority(request)
         } else {
             request
         };
@@ -367,6 +435,24 @@ async fn drive<I>(
             }
         }
     }
+}
+
+/// HTTP/2 carries the host in `:authority`, not in a `Host` header; the handlers read `Host`.
+/// The request is also marked as served over TLS, for the `https` of `@odata.context`.
+fn host_from_authority(mut request: Request<Incoming>) -> Request<Incoming> {
+    request
+        .extensions_mut()
+        .insert(crate::handlers::ServedOverTls);
+    if !request.headers().contains_key(axum::http::header::HOST) {
+        let host = request
+            .uri()
+            .authority()
+            .and_then(|a| axum::http::HeaderValue::from_str(a.as_str()).ok());
+        if let Some(host) = host {
+            request.headers_mut().insert(axum::http::header::HOST, host);
+        }
+    }
+    request
 }
 
 /// Why the watchdog closes a connection.

@@ -58,6 +58,7 @@ impl MemRenditionCache {
         }
     }
 
+    /// How many versions it keeps at most.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -67,6 +68,7 @@ impl MemRenditionCache {
         recover(self.inner.lock()).entries.len()
     }
 
+    /// Whether no version is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

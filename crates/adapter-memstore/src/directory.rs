@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DirectoryData {
+    /// Every tenant, each with its objects.
     pub tenants: Vec<TenantData>,
 }
 
@@ -39,15 +40,21 @@ pub struct DirectoryData {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantData {
+    /// The tenant id (`tid`), a GUID.
     pub id: String,
+    /// A name for people; the API never shows it.
     #[serde(default)]
     pub display_name: String,
+    /// The tenant's users.
     #[serde(default)]
     pub users: Vec<UserData>,
+    /// The tenant's groups.
     #[serde(default)]
     pub groups: Vec<GroupData>,
+    /// Its users' contact folders.
     #[serde(default)]
     pub contact_folders: Vec<ContactFolderData>,
+    /// Its users' contacts.
     #[serde(default)]
     pub contacts: Vec<ContactData>,
 }
@@ -57,10 +64,15 @@ pub struct TenantData {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserData {
+    /// The user's object id (`oid`), a GUID.
     pub id: String,
+    /// The sign-in name (`name@domain`), which paths may use instead of the id.
     pub user_principal_name: String,
+    /// A name for people; the API never shows it.
     #[serde(default)]
     pub display_name: String,
+    /// Work or school account (the default), or a personal Microsoft account, which has no
+    /// photo through this API (spec B6).
     #[serde(default)]
     pub account_kind: AccountKind,
     /// Directory role template ids the user holds (the `wids` of their tokens, spec D2/D4).
@@ -72,7 +84,9 @@ pub struct UserData {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupData {
+    /// The group's object id.
     pub id: String,
+    /// A name for people; the API never shows it.
     #[serde(default)]
     pub display_name: String,
 }
@@ -82,8 +96,11 @@ pub struct GroupData {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContactFolderData {
+    /// The folder id, as Exchange spells it.
     pub id: String,
+    /// The object id of the user whose folder it is.
     pub owner_id: String,
+    /// A name for people; the API never shows it.
     #[serde(default)]
     pub display_name: String,
 }
@@ -93,10 +110,14 @@ pub struct ContactFolderData {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContactData {
+    /// The contact id, as Exchange spells it.
     pub id: String,
+    /// The object id of the user whose contact it is.
     pub owner_id: String,
+    /// The owner's contact folder holding it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder_id: Option<String>,
+    /// A name for people; the API never shows it.
     #[serde(default)]
     pub display_name: String,
 }
@@ -104,9 +125,12 @@ pub struct ContactData {
 /// Why a directory file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryDataError {
+    /// The file could not be read.
     #[error("cannot read the directory file {}: {error}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         error: std::io::Error,
     },
     /// Not JSON, or not of the expected shape.
@@ -115,46 +139,83 @@ pub enum DirectoryDataError {
     /// An error in a file given to [`MemDirectory::load`].
     #[error("directory file {}: {error}", path.display())]
     InFile {
+        /// The file.
         path: PathBuf,
+        /// What is wrong in it.
         error: Box<DirectoryDataError>,
     },
+    /// A tenant id is not a GUID.
     #[error("tenant id '{0}' is not a GUID")]
     InvalidTenantId(String),
+    /// Two tenants have the same id.
     #[error("tenant '{0}' appears more than once")]
     DuplicateTenant(String),
+    /// A user id is not a GUID.
     #[error("tenant {tenant}: user id '{id}' is not a GUID")]
-    InvalidUserId { tenant: String, id: String },
+    InvalidUserId {
+        /// The tenant id.
+        tenant: String,
+        /// The user id as written.
+        id: String,
+    },
+    /// A userPrincipalName is not `name@domain`.
     #[error("tenant {tenant}: user '{id}' has an invalid userPrincipalName '{upn}' (expected name@domain)")]
     InvalidUserPrincipalName {
+        /// The tenant id.
         tenant: String,
+        /// The user's id.
         id: String,
+        /// The userPrincipalName as written.
         upn: String,
     },
+    /// Two users have the same userPrincipalName.
     #[error("tenant {tenant}: userPrincipalName '{upn}' is used more than once (compared case-insensitively)")]
-    DuplicateUserPrincipalName { tenant: String, upn: String },
-    /// `kind` is `user`, `group`, `contact folder` or `contact`.
+    DuplicateUserPrincipalName {
+        /// The tenant id.
+        tenant: String,
+        /// The userPrincipalName.
+        upn: String,
+    },
+    /// An object without an id.
     #[error("tenant {tenant}: a {kind} has an empty id")]
-    EmptyId { tenant: String, kind: &'static str },
+    EmptyId {
+        /// The tenant id.
+        tenant: String,
+        /// `user`, `group`, `contact folder` or `contact`.
+        kind: &'static str,
+    },
+    /// Two objects of a kind have the same id.
     #[error("tenant {tenant}: {kind} id '{id}' is used more than once")]
     DuplicateId {
+        /// The tenant id.
         tenant: String,
+        /// `user`, `group`, `contact folder` or `contact`.
         kind: &'static str,
+        /// The id.
         id: String,
     },
     /// A contact folder or contact whose `ownerId` is no user of its tenant.
     #[error("tenant {tenant}: {kind} '{id}' belongs to '{owner}', which is no user of the tenant")]
     UnknownOwner {
+        /// The tenant id.
         tenant: String,
+        /// `contact folder` or `contact`.
         kind: &'static str,
+        /// The folder's or contact's id.
         id: String,
+        /// The `ownerId` as written.
         owner: String,
     },
     /// A contact whose `folderId` is no contact folder of the contact's owner.
     #[error("tenant {tenant}: contact '{contact}' is in folder '{folder}', which is no contact folder of user '{owner}'")]
     UnknownFolder {
+        /// The tenant id.
         tenant: String,
+        /// The contact's id.
         contact: String,
+        /// The `folderId` as written.
         folder: String,
+        /// The contact's owner.
         owner: String,
     },
 }
@@ -199,6 +260,36 @@ struct TenantIndex {
 /// User ids, UPNs and group ids compare case-insensitively; contact folder and contact ids
 /// exactly (they are case-sensitive base64 in Exchange). Keys carry the ids as the directory
 /// spells them, so every path naming an object gives the same key.
+///
+/// # Example
+///
+/// The seeded development tenant (spec E2), whose ids are in [`crate::seed`]: a user named by
+/// UPN in any case is found, with the photo key every path naming them gives.
+///
+/// ```
+/// use adapter_memstore::{seed, MemDirectory};
+/// use photo_core::ids::UserRef;
+/// use photo_core::ports::{Directory, DirectoryQuery};
+/// use photo_core::principal::TenantId;
+///
+/// let directory = MemDirectory::seeded();
+/// let contoso = TenantId::new(seed::CONTOSO_TENANT);
+/// let query = DirectoryQuery::User(UserRef::new("adelev@CONTOSO.onmicrosoft.com"));
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let adele = directory.lookup(&contoso, &query).await?;
+/// assert_eq!(adele.owning_user().map(|id| id.as_str()), Some(seed::ADELE_ID));
+///
+/// // Tenants are isolated (spec D3): Fabrikam has no Adele.
+/// let fabrikam = TenantId::new(seed::FABRIKAM_TENANT);
+/// assert!(directory.lookup(&fabrikam, &query).await.is_err());
+/// # Ok::<(), photo_core::ports::DirectoryError>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A host with its own people loads a directory file instead ([`MemDirectory::load`],
+/// [`MemDirectory::from_json`]; the format is [`DirectoryData`]'s), or implements
+/// [`Directory`] over its own user store.
 #[derive(Debug)]
 pub struct MemDirectory {
     data: DirectoryData,

@@ -11,6 +11,12 @@
 //!
 //! Everything is thread-safe; no lock is held across an `.await`, and a lock poisoned by a
 //! panicking thread is recovered (the guarded maps are never left half-updated).
+//!
+//! For development, tests and hosts whose photos need not outlive the process: nothing here
+//! touches a disk. A host keeps [`MemDirectory`] (or its own directory) and puts its photos in
+//! a durable store (`adapter-sqlite`, `adapter-postgres`) behind a [`TieredRenditionCache`].
+
+#![warn(missing_docs)]
 
 mod cache;
 mod directory;

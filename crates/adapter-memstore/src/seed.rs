@@ -26,16 +26,20 @@ use crate::directory::{
 pub const CONTOSO_TENANT: &str = "2f9b6c4e-7d1a-4c33-9b0e-5a6f1d2c3b4a";
 /// Adele Vance: a user without directory roles.
 pub const ADELE_ID: &str = "6e7b768e-07e2-4810-8459-485f84f8f204";
+/// Adele's userPrincipalName.
 pub const ADELE_UPN: &str = "AdeleV@contoso.onmicrosoft.com";
 /// Megan Bowen: holds User Administrator ([`USER_ADMINISTRATOR`]), so she may write other
 /// users' photos (spec D4).
 pub const MEGAN_ID: &str = "48d31887-5fad-4d73-a9f5-3c356e68a038";
+/// Megan's userPrincipalName.
 pub const MEGAN_UPN: &str = "MeganB@contoso.onmicrosoft.com";
 /// Alex Wilber: a user without directory roles.
 pub const ALEX_ID: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
+/// Alex's userPrincipalName.
 pub const ALEX_UPN: &str = "AlexW@contoso.onmicrosoft.com";
 /// Lee Gu: a guest from fabrikam.com; the UPN exercises `#` in paths.
 pub const LEE_ID: &str = "c3a5f1d2-9b4e-4f6a-8d7c-1e2f3a4b5c6d";
+/// Lee's userPrincipalName, as Entra spells a guest's: `#EXT#` in it.
 pub const LEE_UPN: &str = "lee_fabrikam.com#EXT#@contoso.onmicrosoft.com";
 /// The Marketing group.
 pub const MARKETING_GROUP_ID: &str = "02bd9fd6-8f93-4758-87c3-1fb73740a315";
@@ -52,6 +56,7 @@ pub const MEGAN_CONTACT_ID: &str = "AAMkAGI2TMEGAN=";
 pub const FABRIKAM_TENANT: &str = "5d2f0a1b-3c4e-4d5f-8a9b-0c1d2e3f4a5b";
 /// Allan Deyoung, of Fabrikam.
 pub const ALLAN_ID: &str = "a1b2c3d4-e5f6-4711-8899-aabbccddeeff";
+/// Allan's userPrincipalName.
 pub const ALLAN_UPN: &str = "AllanD@fabrikam.onmicrosoft.com";
 /// Fabrikam's Engineering group.
 pub const FABRIKAM_GROUP_ID: &str = "f0e1d2c3-b4a5-4968-8776-655443322110";
@@ -60,6 +65,7 @@ pub const FABRIKAM_GROUP_ID: &str = "f0e1d2c3-b4a5-4968-8776-655443322110";
 pub const CONSUMER_TENANT: &str = photo_core::principal::CONSUMER_TENANT;
 /// Pat: a personal Microsoft account.
 pub const PAT_ID: &str = "00000000-0000-0000-0d2e-7a1b3c4d5e6f";
+/// Pat's userPrincipalName.
 pub const PAT_UPN: &str = "pat@outlook.com";
 
 fn user(id: &str, upn: &str, name: &str, roles: &[&str]) -> UserData {

@@ -23,6 +23,7 @@ pub struct MemPhotoStore {
 }
 
 impl MemPhotoStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -32,6 +33,7 @@ impl MemPhotoStore {
         recover(self.photos.read()).len()
     }
 
+    /// Whether no photo is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

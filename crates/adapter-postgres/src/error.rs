@@ -96,7 +96,13 @@ pub(crate) fn open_error(url: String, error: &sqlx::Error) -> PgOpenError {
         },
         sqlx::Error::Tls(_) => PgOpenError::Unreachable {
             url,
-            reason: "the TLS handshake failed".to_owned(),
+            reason: if cfg!(feature = "tls") {
+                "the TLS handshake failed"
+            } else {
+                "the URL's sslmode asks for TLS, and this build has none (adapter-postgres \
+                 without its `tls` feature)"
+            }
+            .to_owned(),
         },
         _ => PgOpenError::Unreachable {
             url,

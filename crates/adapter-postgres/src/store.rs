@@ -70,7 +70,8 @@ impl fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`, with
     /// libpq-style query parameters such as `sslmode`), brings its schema up to date, and
-    /// returns the store over a pool of connections.
+    /// returns the store over a pool of connections. TLS (`sslmode=require` and stricter; the
+    /// default `prefer` uses it when the server offers it) needs the `tls` feature (default).
     ///
     /// Fails within about `options.connect_timeout` when no server answers. Refuses, changing
     /// nothing, a database whose schema a newer graph-photo wrote

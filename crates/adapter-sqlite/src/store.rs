@@ -67,6 +67,37 @@ impl SqliteStore {
     ///
     /// A [`SqliteOpenError`] naming `path`: see its variants. Nothing is written to a file
     /// that is refused.
+    ///
+    /// # Example
+    ///
+    /// One file serves as both of the ports photo-core's `PhotoService` needs storage for:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use adapter_sqlite::{SqliteOptions, SqliteStore};
+    /// use photo_core::ports::{PhotoKey, PhotoOwner, PhotoStore, RenditionCache};
+    /// use photo_core::principal::TenantId;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let dir = tempfile::tempdir()?;
+    /// let file = dir.path().join("graph-photo.db");
+    /// let store = Arc::new(SqliteStore::open(&file, SqliteOptions::default()).await?);
+    ///
+    /// let photos: Arc<dyn PhotoStore> = store.clone();
+    /// let renditions: Arc<dyn RenditionCache> = store.clone();
+    ///
+    /// let key = PhotoKey {
+    ///     tenant: TenantId::new("3f2a7c10-5d4e-4b8a-9c1f-2e6d8a0b4c7e"),
+    ///     owner: PhotoOwner::User("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9".into()),
+    /// };
+    /// assert!(photos.get(&key).await?.is_none());
+    /// # drop(renditions);
+    /// store.close().await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn open(path: &Path, options: SqliteOptions) -> Result<Self, SqliteOpenError> {
         Self::open_with(path, options, |c| c).await
     }

@@ -6,7 +6,7 @@
 //! command and the tests mint with it. It is its own crate so that the server adapter only ever
 //! verifies tokens and never carries the RSA code that makes keys and signs.
 //!
-//! With the `test-key` feature (for dev-dependencies only), [`DevKey::test_key`] and friends give
+//! With the `test-key` feature (for dev-dependencies only), `DevKey::test_key` and friends give
 //! committed, public, test-only keys, so that tests never pay for an RSA key generation.
 
 use std::fmt;

@@ -67,6 +67,24 @@ pub struct ListedTag {
 }
 
 /// The value of an `If-Match` or `If-None-Match` header.
+///
+/// ```
+/// use photo_core::etag::{ETag, TagCondition};
+///
+/// let current = ETag::for_content(b"the stored photo's bytes");
+/// let header = format!("W/\"old\", {current}");
+///
+/// // If-Match compares strongly: the strong tag matches, a weak one never would.
+/// let if_match = TagCondition::parse(&header);
+/// assert!(if_match.matches_strong(Some(&current)));
+/// assert!(if_match.to_precondition().holds(Some(&current))); // what a store checks atomically
+/// assert!(!if_match.matches_strong(None)); // no photo: 412
+///
+/// // If-None-Match compares weakly: true means "304 Not Modified".
+/// assert!(TagCondition::parse(&format!("W/{current}")).matches_weak(&current));
+/// // An unquoted tag is no entity tag: it matches nothing (a 412, never a blind write).
+/// assert!(!TagCondition::parse(current.opaque()).matches_strong(Some(&current)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagCondition {
     /// `*`

@@ -73,6 +73,17 @@ impl ImageFormat {
     /// The format whose signature (magic bytes) `bytes` starts with. A body shorter than a
     /// signature that is a prefix of it (at least 2 bytes; 3 for GIF) also counts, so that a
     /// cut-short upload is reported as an incomplete image rather than an unknown format.
+    ///
+    /// ```
+    /// use photo_core::format::ImageFormat;
+    ///
+    /// assert_eq!(ImageFormat::sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some(ImageFormat::Png));
+    /// assert_eq!(ImageFormat::sniff(b"GIF89a"), Some(ImageFormat::Gif));
+    /// assert_eq!(ImageFormat::sniff(b"\xFF\xD8"), Some(ImageFormat::Jpeg)); // cut short
+    /// // WebP is no format Graph accepts (spec B3), whatever the Content-Type says.
+    /// assert_eq!(ImageFormat::sniff(b"RIFF\0\0\0\0WEBPVP8 "), None);
+    /// assert_eq!(ImageFormat::Png.content_type(), "image/png");
+    /// ```
     pub fn sniff(bytes: &[u8]) -> Option<Self> {
         if starts_with_magic(bytes, JPEG_MAGIC, 2) {
             Some(Self::Jpeg)

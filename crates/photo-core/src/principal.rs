@@ -163,7 +163,34 @@ pub struct ApplicationPrincipal {
     pub roles: Vec<Scope>,
 }
 
-/// The identity of a validated token.
+/// The identity of a validated token: what the server's authentication hands the use cases,
+/// which decide from it alone what the caller may do (spec D4, D5).
+///
+/// A host with authentication of its own builds one from what it knows of the caller:
+///
+/// ```
+/// use photo_core::principal::{
+///     ApplicationPrincipal, DelegatedPrincipal, Principal, Scope, TenantId, USER_ADMINISTRATOR,
+/// };
+///
+/// let admin = Principal::Delegated(DelegatedPrincipal {
+///     tenant: TenantId::new("3F2A7C10-5D4E-4B8A-9C1F-2E6D8A0B4C7E"),
+///     user_id: "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9".to_owned(),
+///     scopes: Scope::parse_list("User.ReadWrite.All openid"),
+///     directory_roles: vec![USER_ADMINISTRATOR.to_owned()],
+///     app_id: None,
+/// });
+/// assert_eq!(admin.tenant().as_str(), "3f2a7c10-5d4e-4b8a-9c1f-2e6d8a0b4c7e");
+/// assert!(admin.permissions().contains(&Scope::UserReadWriteAll));
+/// assert!(admin.has_directory_role(USER_ADMINISTRATOR));
+///
+/// let daemon = Principal::Application(ApplicationPrincipal {
+///     tenant: TenantId::new("3f2a7c10-5d4e-4b8a-9c1f-2e6d8a0b4c7e"),
+///     app_id: "c0ffee00-1234-4321-abcd-0123456789ab".to_owned(),
+///     roles: vec![Scope::ProfilePhotoReadWriteAll],
+/// });
+/// assert_eq!(daemon.user_id(), None); // an app has no "me"
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// A user signed in through an application.

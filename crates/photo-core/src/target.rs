@@ -278,6 +278,23 @@ impl Segments {
 impl Route {
     /// Parses a raw request path such as `/v1.0/users/a%40b.com/photo/%24value`.
     /// A single trailing `/` is tolerated.
+    ///
+    /// ```
+    /// use photo_core::target::{ApiVersion, Operation, Representation, Resource, Route, Target};
+    ///
+    /// let route = Route::parse_path("/v1.0/users/AdeleV%40contoso.com/photo/%24value")?;
+    /// assert_eq!(route.version, ApiVersion::V1);
+    /// assert_eq!(route.target, Target::User("AdeleV@contoso.com".to_owned()));
+    /// assert_eq!(route.resource, Resource::PhotoValue);
+    /// assert_eq!(route.operation("get")?, Operation::GetPhoto(Representation::Value));
+    /// // Graph's grammar both ways: the canonical path parses back to the same route.
+    /// assert_eq!(Route::parse_path(&route.path())?, route);
+    ///
+    /// // A segment Graph does not know is a 400, a method the path does not allow a 405.
+    /// assert!(Route::parse_path("/v1.0/me/fotos").is_err());
+    /// assert!(route.operation("POST").is_err());
+    /// # Ok::<(), photo_core::target::RouteError>(())
+    /// ```
     pub fn parse_path(raw_path: &str) -> Result<Route, RouteError> {
         let trimmed = raw_path.strip_prefix('/').unwrap_or(raw_path);
         let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);

@@ -22,9 +22,17 @@
 //!    included), holds no image codec crate. It uses `photo-core` without the `codecs` feature.
 //! 6. An adapter's normal and build dependencies inside the workspace are `photo-core` alone:
 //!    machinery such as `photo-render` is wired in by the composition root, not by an adapter.
+//! 7. A host that embeds the core and one store builds nothing it does not use: the normal
+//!    dependency closure of each crate in [`LIGHT_HOSTS`], as `cargo tree -e normal` resolves it
+//!    for that package alone with the features named there, holds no crate of the kinds
+//!    forbidden there: the stores (`adapter-memstore`, `adapter-sqlite`, `adapter-postgres`
+//!    without its `tls` feature) no web server, HTTP client, TLS stack or image codec; the server
+//!    without its default features (`jwt`, `tls`) no HTTP client, TLS stack or JWT library (the
+//!    codecs of the core's upload validation it keeps); the core without `codecs` no image codec
+//!    and no async runtime (docs/DECISIONS.md, "Feature flags for hosts").
 //!
-//! [`check`] is pure so the rules are unit-tested on hand-built metadata; [`run`] is
-//! the IO wrapper (`workspace.rs`).
+//! [`check`], [`check_codec_free`] and [`check_light`] are pure so the rules are unit-tested on
+//! hand-built metadata and trees; [`run`] is the IO wrapper (`workspace.rs`).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -90,6 +98,136 @@ const IMAGE_CODECS: &[&str] = &[
     "weezl",
     "fast_image_resize",
 ];
+/// Rule 7: web servers, whole (the HTTP types and tower alone are no server).
+const SERVER_STACKS: &[&str] = &[
+    "axum",
+    "axum-core",
+    "hyper",
+    "hyper-util",
+    "tower-http",
+    "actix-web",
+    "warp",
+];
+/// Rule 7: HTTP clients, with the connectors that exist only for one.
+const CLIENT_STACKS: &[&str] = &[
+    "reqwest",
+    "ureq",
+    "surf",
+    "isahc",
+    "hyper-rustls",
+    "hyper-tls",
+];
+/// Rule 7: TLS implementations and their glue, certificate generation and root stores.
+const TLS_STACKS: &[&str] = &[
+    "rustls",
+    "tokio-rustls",
+    "native-tls",
+    "tokio-native-tls",
+    "openssl",
+    "openssl-sys",
+    "rcgen",
+    "webpki-roots",
+];
+/// Rule 7: JWT libraries.
+const JWT_LIBRARIES: &[&str] = &["jsonwebtoken", "jwt-simple", "josekit"];
+
+/// Rule 7: a kind of crate a light host must not build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Heavy {
+    WebServer,
+    HttpClient,
+    Tls,
+    Jwt,
+    ImageCodec,
+    AsyncRuntime,
+}
+
+impl Heavy {
+    /// The package names of this kind.
+    fn packages(self) -> &'static [&'static str] {
+        match self {
+            Self::WebServer => SERVER_STACKS,
+            Self::HttpClient => CLIENT_STACKS,
+            Self::Tls => TLS_STACKS,
+            Self::Jwt => JWT_LIBRARIES,
+            Self::ImageCodec => IMAGE_CODECS,
+            Self::AsyncRuntime => ASYNC_RUNTIMES,
+        }
+    }
+}
+
+impl fmt::Display for Heavy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::WebServer => "a web server",
+            Self::HttpClient => "an HTTP client",
+            Self::Tls => "a TLS stack",
+            Self::Jwt => "a JWT library",
+            Self::ImageCodec => "an image codec",
+            Self::AsyncRuntime => "an async runtime",
+        })
+    }
+}
+
+/// Rule 7: a crate as a host embeds it, and what its closure must not hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LightHost {
+    /// The workspace package.
+    pub(crate) krate: &'static str,
+    /// Built without its default features (`cargo tree --no-default-features`).
+    pub(crate) no_default_features: bool,
+    /// What its normal dependency closure must not hold.
+    pub(crate) forbidden: &'static [Heavy],
+}
+
+impl LightHost {
+    /// The crate as a violation names it: with the features it was resolved with.
+    fn label(&self) -> String {
+        if self.no_default_features {
+            format!("{} (--no-default-features)", self.krate)
+        } else {
+            self.krate.to_owned()
+        }
+    }
+}
+
+/// What a store brings into a host's build: storage, never a server, client, TLS or codec.
+const STORE_FORBIDDEN: &[Heavy] = &[
+    Heavy::WebServer,
+    Heavy::HttpClient,
+    Heavy::Tls,
+    Heavy::ImageCodec,
+];
+
+/// Rule 7's crates, as a host that needs only them builds them.
+pub(crate) const LIGHT_HOSTS: &[LightHost] = &[
+    LightHost {
+        krate: "adapter-memstore",
+        no_default_features: false,
+        forbidden: STORE_FORBIDDEN,
+    },
+    LightHost {
+        krate: "adapter-sqlite",
+        no_default_features: false,
+        forbidden: STORE_FORBIDDEN,
+    },
+    LightHost {
+        krate: "adapter-postgres",
+        no_default_features: true,
+        forbidden: STORE_FORBIDDEN,
+    },
+    LightHost {
+        krate: "adapter-http-server",
+        no_default_features: true,
+        forbidden: &[Heavy::HttpClient, Heavy::Tls, Heavy::Jwt],
+    },
+    LightHost {
+        krate: CORE,
+        no_default_features: true,
+        forbidden: &[Heavy::ImageCodec, Heavy::AsyncRuntime],
+    },
+];
+
 const STORAGE: &[&str] = &[
     "sqlx",
     "diesel",
@@ -137,6 +275,8 @@ pub(crate) enum Reason {
     OnDevTokens,
     AdapterOnNonCore,
     ImageCodec,
+    /// Rule 7.
+    HeavyForHost(Heavy),
 }
 
 impl fmt::Display for Reason {
@@ -170,6 +310,14 @@ impl fmt::Display for Reason {
             Self::ImageCodec => {
                 "an image codec, through its normal dependencies; it must build without one \
                  (photo-core with default-features = false)"
+            }
+            Self::HeavyForHost(heavy) => {
+                return write!(
+                    f,
+                    "{heavy}, through its normal dependencies; a host that embeds it alone must \
+                     not build one (an optional dependency behind a feature, or none: \
+                     docs/DECISIONS.md, \"Feature flags for hosts\")"
+                );
             }
         })
     }
@@ -379,6 +527,37 @@ pub(crate) fn check_codec_free(krate: &str, closure: &[&str]) -> Vec<Violation> 
         // An empty or foreign closure would pass vacuously.
         violations.push(Violation::Malformed(format!(
             "the dependency closure of {krate} does not list {krate} itself"
+        )));
+    }
+    violations.sort();
+    violations.dedup();
+    violations
+}
+
+/// Rule 7 for `host`, given the package names of its normal dependency closure (resolved with
+/// `host`'s features).
+pub(crate) fn check_light(host: &LightHost, closure: &[&str]) -> Vec<Violation> {
+    let mut violations: Vec<Violation> = closure
+        .iter()
+        .filter_map(|name| {
+            let heavy = host
+                .forbidden
+                .iter()
+                .find(|heavy| heavy.packages().contains(name))?;
+            Some(Violation::Dependency {
+                krate: host.label(),
+                dependency: (*name).to_owned(),
+                kind: DepKind::Normal,
+                reason: Reason::HeavyForHost(*heavy),
+            })
+        })
+        .collect();
+    if !closure.contains(&host.krate) {
+        // An empty or foreign closure would pass vacuously.
+        violations.push(Violation::Malformed(format!(
+            "the dependency closure of {} does not list {} itself",
+            host.label(),
+            host.krate
         )));
     }
     violations.sort();

@@ -1,4 +1,4 @@
-use super::workspace::{check_codecs_in_workspace, load_metadata};
+use super::workspace::{check_codecs_in_workspace, check_light_hosts_in_workspace, load_metadata};
 use super::*;
 use serde_json::json;
 
@@ -479,5 +479,83 @@ fn a_codec_free_closure_passes_and_an_empty_one_does_not() {
 #[test]
 fn real_client_builds_no_codec() {
     let violations = check_codecs_in_workspace().unwrap();
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+fn light_host(krate: &str) -> &'static LightHost {
+    LIGHT_HOSTS.iter().find(|host| host.krate == krate).unwrap()
+}
+
+#[test]
+fn a_store_that_builds_a_server_client_tls_or_codec_is_a_violation() {
+    let tree = "adapter-sqlite v0.1.0 (/w/crates/adapter-sqlite)\n\
+                photo-core v0.1.0 (/w/crates/photo-core)\n\
+                sqlx v0.9.0\n\
+                rustls v0.23.0\n\
+                hyper v1.0.0\n\
+                reqwest v0.12.0\n\
+                image v0.25.10\n\
+                tokio v1.0.0\n\
+                rustls v0.23.0 (*)\n";
+    let violations = check_light(light_host("adapter-sqlite"), &closure_names(tree));
+    let messages: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 4, "{messages:#?}");
+    // Sorted by dependency name.
+    assert!(messages[0].starts_with("adapter-sqlite must not depend on hyper (a web server"));
+    assert!(messages[1].starts_with("adapter-sqlite must not depend on image (an image codec"));
+    assert!(messages[2].starts_with("adapter-sqlite must not depend on reqwest (an HTTP client"));
+    assert!(messages[3].starts_with("adapter-sqlite must not depend on rustls (a TLS stack"));
+}
+
+#[test]
+fn the_server_without_default_features_may_keep_codecs_but_no_client_tls_or_jwt() {
+    let host = light_host("adapter-http-server");
+    assert!(host.no_default_features);
+    let light = "adapter-http-server v0.1.0 (/w)\naxum v0.8.0\nhyper v1.0.0\n\
+                 photo-core v0.1.0 (/w)\nimage v0.25.10\ntokio v1.0.0\n";
+    assert!(check_light(host, &closure_names(light)).is_empty());
+
+    let heavy = format!("{light}jsonwebtoken v9.0.0\ntokio-rustls v0.26.0\nreqwest v0.12.0\n");
+    let messages: Vec<String> = check_light(host, &closure_names(&heavy))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    assert!(messages[0].starts_with(
+        "adapter-http-server (--no-default-features) must not depend on jsonwebtoken (a JWT library"
+    ));
+    assert!(messages[1].contains("on reqwest (an HTTP client"));
+    assert!(messages[2].contains("on tokio-rustls (a TLS stack"));
+}
+
+#[test]
+fn the_core_without_codecs_builds_no_codec_and_no_runtime() {
+    let host = light_host(CORE);
+    let tree = "photo-core v0.1.0 (/w)\nserde v1.0.0\nfdeflate v0.3.0\ntokio v1.0.0\n";
+    let messages: Vec<String> = check_light(host, &closure_names(tree))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(messages[0].contains("on fdeflate (an image codec"));
+    assert!(messages[1].contains("on tokio (an async runtime"));
+}
+
+#[test]
+fn an_empty_or_foreign_light_closure_is_malformed() {
+    let host = light_host("adapter-memstore");
+    assert!(matches!(
+        check_light(host, &closure_names(""))[..],
+        [Violation::Malformed(_)]
+    ));
+    assert!(matches!(
+        check_light(host, &closure_names("adapter-sqlite v0.1.0 (/w)\n"))[..],
+        [Violation::Malformed(_)]
+    ));
+}
+
+#[test]
+fn real_hosts_build_light() {
+    let violations = check_light_hosts_in_workspace().unwrap();
     assert!(violations.is_empty(), "{violations:#?}");
 }

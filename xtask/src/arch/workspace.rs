@@ -5,14 +5,21 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::{check, check_codec_free, closure_names, Violation, CODEC_FREE};
+use super::{
+    check, check_codec_free, check_light, closure_names, Violation, CODEC_FREE, LIGHT_HOSTS,
+};
 
-/// The normal dependency closure of `krate`, features resolved as when building it alone.
-fn load_closure(krate: &str) -> Result<String, String> {
-    let output = crate::cargo()
-        .args([
-            "tree", "-p", krate, "-e", "normal", "--prefix", "none", "-f", "{p}",
-        ])
+/// The normal dependency closure of `krate`, features resolved as when building it alone
+/// (without its default features when `no_default_features`).
+fn load_closure(krate: &str, no_default_features: bool) -> Result<String, String> {
+    let mut cargo = crate::cargo();
+    cargo.args([
+        "tree", "-p", krate, "-e", "normal", "--prefix", "none", "-f", "{p}",
+    ]);
+    if no_default_features {
+        cargo.arg("--no-default-features");
+    }
+    let output = cargo
         .output()
         .map_err(|e| format!("could not run cargo tree: {e}"))?;
     if !output.status.success() {
@@ -29,8 +36,18 @@ fn load_closure(krate: &str) -> Result<String, String> {
 pub(super) fn check_codecs_in_workspace() -> Result<Vec<Violation>, String> {
     let mut violations = Vec::new();
     for krate in CODEC_FREE {
-        let tree = load_closure(krate)?;
+        let tree = load_closure(krate, false)?;
         violations.extend(check_codec_free(krate, &closure_names(&tree)));
+    }
+    Ok(violations)
+}
+
+/// Rule 7 against the real workspace.
+pub(super) fn check_light_hosts_in_workspace() -> Result<Vec<Violation>, String> {
+    let mut violations = Vec::new();
+    for host in LIGHT_HOSTS {
+        let tree = load_closure(host.krate, host.no_default_features)?;
+        violations.extend(check_light(host, &closure_names(&tree)));
     }
     Ok(violations)
 }
@@ -62,11 +79,13 @@ pub(crate) fn check_workspace() -> bool {
         }
     };
     let mut violations = check(&metadata);
-    match check_codecs_in_workspace() {
-        Ok(more) => violations.extend(more),
-        Err(e) => {
-            eprintln!("architecture: error: {e}");
-            return false;
+    for closures in [check_codecs_in_workspace, check_light_hosts_in_workspace] {
+        match closures() {
+            Ok(more) => violations.extend(more),
+            Err(e) => {
+                eprintln!("architecture: error: {e}");
+                return false;
+            }
         }
     }
     if violations.is_empty() {

@@ -27,8 +27,35 @@ const ISSUER_V1_SUFFIX: &str = "/";
 const ISSUER_V2_PREFIX: &str = "https://login.microsoftonline.com/";
 const ISSUER_V2_SUFFIX: &str = "/v2.0";
 
-/// Validates bearer tokens (spec D1) into [`Principal`]s (spec D2). Cheap to clone; clones
-/// share the keys and the validated tokens.
+/// Validates bearer tokens (spec D1) into [`Principal`]s (spec D2): the [`Authenticate`]
+/// graph-photo serves with (feature `jwt`). Cheap to clone; clones share the keys and the
+/// validated tokens. The checks, in order, are listed in the [module docs](super).
+///
+/// # Example
+///
+/// Against the committed test key of the `dev-tokens` crate (a production host names Entra's
+/// JWKS URL instead, `JwksSource::Url`):
+///
+/// ```
+/// use adapter_http_server::auth::{AuthConfig, Authenticator, JwksSource};
+/// use dev_tokens::{DevKey, TokenRequest};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let key = DevKey::test_key();
+/// let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(key.jwks()))).await?;
+///
+/// let tenant = "3f2a7c10-5d4e-4b8a-9c1f-2e6d8a0b4c7e";
+/// let user = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
+/// let token = key.mint(&TokenRequest::delegated(tenant, user, ["User.ReadWrite"]))?;
+/// let caller = auth.authenticate(Some(&format!("Bearer {token}"))).await?;
+/// assert_eq!(caller.user_id(), Some(user));
+/// assert!(auth.authenticate(Some("Bearer not-a-jwt")).await.is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// [`Authenticate`]: super::Authenticate
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Inner>,
@@ -114,7 +141,8 @@ struct RefreshState {
 }
 
 impl Authenticator {
-    /// Loads the keys: reads the file or fetches the URL once (a failure is an error).
+    /// Loads the keys: reads the file or fetches the URL once (a failure is an error, so that a
+    /// server never starts unable to verify any token). Needs a Tokio runtime.
     pub async fn new(config: AuthConfig) -> Result<Self, AuthSetupError> {
         let audiences: Vec<&str> = config
             .audiences
