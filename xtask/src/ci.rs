@@ -77,6 +77,7 @@ const STEPS: &[Step] = &[
     Step {
         name: "examples",
         action: Action::Examples,
+        env: &[],
     },
 ];
 
