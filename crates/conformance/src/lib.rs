@@ -6,8 +6,14 @@
 //!   implements it with reqwest.
 //! - [`Fixture`]: the principals (tokens) and directory objects of the endpoint under test;
 //!   [`Fixture::for_dev_server`] builds it for graph-photo's own seeded development tenant.
-//! - [`run`] / [`run_with_endpoint`]: generate sequences with proptest, run them, and shrink a
-//!   failing one to a minimal sequence of requests, returned in a [`Report`].
+//!   With a [`SigningKey`] the suite mints tokens itself: valid ones, and one invalid
+//!   [`TokenVariant`] per check of spec D1/D2; [`InvalidTokenEntry`] lists tokens to refuse
+//!   for endpoints whose key the tester does not hold.
+//! - [`run`] / [`run_with_endpoint`]: check that the run can mean something (the endpoint
+//!   answers, takes the fixture's tokens, knows its objects: else a [`SETUP`] or
+//!   [`CONNECTION`] failure with its cause, never shrunk), send every invalid token class
+//!   once, then generate sequences with proptest, run them, and shrink a failing one to a
+//!   minimal sequence of requests, returned in a [`Report`].
 //!
 //! The model is written from the spec alone (it does not use photo-core): per directory object
 //! an optional photo (bytes, size, ETag); per request the checks of spec D7 in order.
