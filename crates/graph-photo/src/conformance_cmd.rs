@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use conformance::{Fixture, Report, RunOptions, TokenClaims};
-use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID};
+use conformance::{Fixture, Report, RunOptions, SigningKey, TokenClaims};
+use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID, GRAPH_AUDIENCE};
 
 use crate::{default_data_dir, AppError};
 
@@ -42,9 +42,10 @@ pub struct ConformanceArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// The fixture for graph-photo's own development server.
+/// The fixture for graph-photo's own development server, carrying its key so that the suite
+/// also sends every invalid token variant (expired, wrong audience, bad signature, ...).
 pub fn dev_server_fixture(key: &DevKey) -> Result<Fixture, AppError> {
-    Fixture::for_dev_server(|claims: &TokenClaims| {
+    let mut fixture = Fixture::for_dev_server(|claims: &TokenClaims| {
         let mut request = match &claims.user_id {
             Some(user) => TokenRequest::delegated(&claims.tenant, user, claims.scopes.clone()),
             None => TokenRequest::application(&claims.tenant, DEV_APP_ID, claims.roles.clone()),
@@ -56,8 +57,20 @@ pub fn dev_server_fixture(key: &DevKey) -> Result<Fixture, AppError> {
         }
         request.lifetime = Duration::from_secs(6 * 3600);
         key.mint(&request)
-    })
-    .map_err(AppError::from)
+    })?;
+    fixture.signing_key = Some(dev_signing_key(key));
+    Ok(fixture)
+}
+
+/// The fixture's `signingKey` for a server that trusts `key`: development tokens' audience
+/// and issuer form.
+pub fn dev_signing_key(key: &DevKey) -> SigningKey {
+    SigningKey {
+        private_key_pem: key.private_key_pem().to_owned(),
+        kid: key.kid().to_owned(),
+        audience: GRAPH_AUDIENCE.to_owned(),
+        issuer_format: None,
+    }
 }
 
 /// Runs the suite; the report is printed by the caller. Blocking.
