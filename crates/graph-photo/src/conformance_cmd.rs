@@ -11,10 +11,11 @@ use crate::{default_data_dir, AppError};
 
 #[derive(Debug, Clone, Args)]
 pub struct ConformanceArgs {
-    /// The endpoint's root, without the version segment.
+    /// The endpoint's root, as for `photo` and `sync`: with or without a version segment
+    /// (`http://127.0.0.1:8080` or `.../v1.0`); the suite calls both `/v1.0` and `/beta` under it.
     #[arg(
         long,
-        env = "GRAPH_PHOTO_BASE_ROOT",
+        env = "GRAPH_PHOTO_BASE",
         default_value = "http://127.0.0.1:8080"
     )]
     pub base: String,
@@ -86,9 +87,46 @@ pub fn run(args: &ConformanceArgs) -> Result<Report, AppError> {
             dev_server_fixture(&DevKey::load_or_create(&data_dir)?)?
         }
     };
-    let mut options = RunOptions::new(args.base.trim_end_matches('/'), fixture);
+    let mut options = RunOptions::new(service_root(&args.base), fixture);
     options.cases = args.cases;
     options.seed = args.seed;
     options.max_steps = args.max_steps;
     Ok(conformance::run(options))
+}
+
+/// The root above the version segments: `--base` without a trailing `/`, `/v1.0` or `/beta`,
+/// so the same value works for `photo`, `sync` and `conformance`.
+fn service_root(base: &str) -> String {
+    let base = base.trim().trim_end_matches('/');
+    match base.rsplit_once('/') {
+        Some((root, last))
+            if root.contains("://")
+                && (last.eq_ignore_ascii_case("v1.0") || last.eq_ignore_ascii_case("beta")) =>
+        {
+            root.to_owned()
+        }
+        _ => base.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_root;
+
+    #[test]
+    fn a_base_with_or_without_its_version_names_the_same_root() {
+        for (given, root) in [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8080/v1.0", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8080/beta/", "http://127.0.0.1:8080"),
+            (
+                "https://host.example/graph/V1.0",
+                "https://host.example/graph",
+            ),
+            ("https://host.example/graph", "https://host.example/graph"),
+        ] {
+            assert_eq!(service_root(given), root, "{given}");
+        }
+    }
 }
