@@ -12,7 +12,8 @@ pub const SETUP: &str = "setup";
 pub const CONNECTION: &str = "connection";
 
 /// What kind of problem a [`Failure`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FailureClass {
     /// An answer broke a spec rule; the sequence was shrunk.
     Spec,
@@ -23,14 +24,14 @@ pub enum FailureClass {
 }
 
 /// Checks made for one spec rule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RuleStats {
     pub passed: u64,
     pub failed: u64,
 }
 
 /// A sequence whose answers differ from the model, shrunk to a minimal one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {
     /// The spec rule that was broken (`C5`, `D4`, ...), or [`SETUP`] / [`CONNECTION`] when
     /// the run could not get that far.
@@ -45,8 +46,9 @@ pub struct Failure {
     pub original_requests: usize,
 }
 
-/// The result of [`crate::run`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The result of [`crate::run`]; as JSON (`graph-photo conformance --output json`) with these
+/// field names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     /// Generated sequences run (not counting the re-runs made while shrinking a failure).
     pub cases_run: u32,

@@ -7,6 +7,7 @@ use clap::Args;
 use conformance::{Fixture, Report, RunOptions, SigningKey, TokenClaims};
 use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID, GRAPH_AUDIENCE};
 
+use crate::cli::OutputFormat;
 use crate::{default_data_dir, AppError};
 
 #[derive(Debug, Clone, Args)]
@@ -39,8 +40,29 @@ pub struct ConformanceArgs {
     pub max_steps: usize,
 
     /// Where the development signing key lives (for the default fixture).
-    #[arg(long, env = "GRAPH_PHOTO_DATA_DIR")]
+    #[arg(long, env = "GRAPH_PHOTO_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+
+    /// `text`: the report for a person; `json`: the report as one JSON object (cases_run,
+    /// seed, requests_sent, failures with rule/detail/requests, per_rule, per_token).
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text, env = "GRAPH_PHOTO_OUTPUT")]
+    pub output: OutputFormat,
+
+    #[command(subcommand)]
+    pub action: Option<ConformanceAction>,
+}
+
+/// What `conformance` does instead of a run.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ConformanceAction {
+    /// Write the fixture of a `graph-photo serve` (its seeded tenant, tokens minted by the
+    /// development key in --data-dir, and that key, so the suite also sends invalid tokens):
+    /// a starting point to edit for another server (docs/CONFORMANCE.md).
+    Fixture {
+        /// Where to write it (JSON). Default: standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// The fixture for graph-photo's own development server, carrying its key so that the suite
@@ -71,6 +93,31 @@ pub fn dev_signing_key(key: &DevKey) -> SigningKey {
         kid: key.kid().to_owned(),
         audience: GRAPH_AUDIENCE.to_owned(),
         issuer_format: None,
+    }
+}
+
+/// `graph-photo conformance fixture`: the development server's fixture, as JSON.
+pub fn write_fixture(
+    args: &ConformanceArgs,
+    out: Option<&std::path::Path>,
+) -> Result<(), AppError> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let json = dev_server_fixture(&DevKey::load_or_create(&data_dir)?)?.to_json();
+    match out {
+        Some(path) => std::fs::write(path, json + "\n")
+            .map_err(|e| AppError::Usage(format!("cannot write {}: {e}", path.display()))),
+        None => {
+            println!("{json}");
+            Ok(())
+        }
+    }
+}
+
+/// The report as the chosen `--output` prints it.
+pub fn render(report: &Report, output: OutputFormat) -> String {
+    match output {
+        OutputFormat::Text => report.to_string(),
+        OutputFormat::Json => serde_json::to_string_pretty(report).unwrap_or_default(),
     }
 }
 

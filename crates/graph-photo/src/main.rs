@@ -26,16 +26,24 @@ fn main() -> ExitCode {
         Command::Sync(args) => {
             runtime().and_then(|rt| rt.block_on(graph_photo::sync_cmd::run_cli(args)))
         }
-        Command::Conformance(args) => graph_photo::conformance_cmd::run(&args).and_then(|report| {
-            println!("{report}");
-            if report.passed() {
-                Ok(())
-            } else {
-                Err(graph_photo::AppError::ConformanceFailed(
-                    report.failures.len(),
-                ))
+        Command::Conformance(args) => match &args.action {
+            Some(graph_photo::conformance_cmd::ConformanceAction::Fixture { out }) => {
+                graph_photo::conformance_cmd::write_fixture(&args, out.as_deref())
             }
-        }),
+            None => graph_photo::conformance_cmd::run(&args).and_then(|report| {
+                println!(
+                    "{}",
+                    graph_photo::conformance_cmd::render(&report, args.output)
+                );
+                if report.passed() {
+                    Ok(())
+                } else {
+                    Err(graph_photo::AppError::ConformanceFailed(
+                        report.failures.len(),
+                    ))
+                }
+            }),
+        },
         Command::Export(args) => runtime().and_then(|rt| {
             rt.block_on(graph_photo::archive_cmd::export(&args))
                 .map(|report| println!("{report}"))
