@@ -79,10 +79,16 @@ fn the_written_fixture_drives_a_run_reported_as_json() {
         "--data-dir",
         dir,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
-    assert!(written["principals"].as_array().is_some_and(|p| !p.is_empty()));
+    assert!(written["principals"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty()));
     assert!(written["signingKey"]["privateKeyPem"]
         .as_str()
         .is_some_and(|pem| pem.contains("PRIVATE KEY")));
@@ -107,7 +113,11 @@ fn the_written_fixture_drives_a_run_reported_as_json() {
     };
     let argv = args(&base);
     let out = run(&argv.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["seed"], 11);
     assert_eq!(report["failures"], serde_json::json!([]));

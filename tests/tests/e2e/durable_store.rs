@@ -146,8 +146,10 @@ fn memory_store_is_still_available_and_says_so() {
     assert!(!data.path().join("graph-photo.db").exists());
 }
 
-/// Runs `graph-photo serve` with `args`, expecting it to fail at start: its stderr.
-pub(crate) fn failed_start(data: &Path, args: &[&str]) -> String {
+/// Runs `graph-photo serve` with `args`, expecting it to fail at start with exit status
+/// `code` (README, "Exit codes": 2 for a usage error, 1 for a store that cannot be opened):
+/// its stderr.
+pub(crate) fn failed_start(data: &Path, args: &[&str], code: i32) -> String {
     let started = Instant::now();
     let output = support::command()
         .arg("serve")
@@ -164,8 +166,8 @@ pub(crate) fn failed_start(data: &Path, args: &[&str]) -> String {
     assert!(!output.status.success(), "started with {args:?}");
     assert_eq!(
         output.status.code(),
-        Some(1),
-        "no panic: {:?}",
+        Some(code),
+        "no panic, and the documented status: {:?}",
         output.status
     );
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -185,7 +187,11 @@ fn assert_one_error_line(stderr: &str) {
 #[test]
 fn a_bad_store_url_is_one_line_naming_it_without_the_password() {
     let data = data_dir();
-    let stderr = failed_start(data.path(), &["--store", "mysql://root:hunter2@db/photos"]);
+    let stderr = failed_start(
+        data.path(),
+        &["--store", "mysql://root:hunter2@db/photos"],
+        2,
+    );
     assert!(stderr.contains("mysql://root:***@db/photos"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 
@@ -193,6 +199,7 @@ fn a_bad_store_url_is_one_line_naming_it_without_the_password() {
     let stderr = failed_start(
         data.path(),
         &["--store", "postgres://photos:hunter2@127.0.0.1:1/photos"],
+        1,
     );
     assert!(
         stderr.contains("postgres://photos:***@127.0.0.1:1/photos"),
@@ -205,7 +212,7 @@ fn a_bad_store_url_is_one_line_naming_it_without_the_password() {
     let blocker = data.path().join("not-a-folder");
     std::fs::write(&blocker, b"x").unwrap();
     let file = format!("{}/graph-photo.db", blocker.display());
-    let stderr = failed_start(data.path(), &["--store", &format!("sqlite:{file}")]);
+    let stderr = failed_start(data.path(), &["--store", &format!("sqlite:{file}")], 1);
     assert!(stderr.contains(&file), "{stderr}");
     assert_one_error_line(&stderr);
 
@@ -215,6 +222,7 @@ fn a_bad_store_url_is_one_line_naming_it_without_the_password() {
     let stderr = failed_start(
         data.path(),
         &["--store", &format!("sqlite:{}", garbage.display())],
+        1,
     );
     assert!(
         stderr.contains(&format!("{} is not a SQLite database", garbage.display())),
