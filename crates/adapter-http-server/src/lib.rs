@@ -8,7 +8,8 @@
 //!
 //! Request path: envelope (request ids, error body) -> CORS (preflights only; any other
 //! `OPTIONS` skips it) -> panic guard -> extractors
-//! (route: 400/405; caller: 401) -> handler -> use case (403/404/400/412/...).
+//! (route: 400/405; caller: 401) -> throttling, when simulated (429/503/504, [`throttle`]) ->
+//! handler -> use case (403/404/400/412/...).
 //!
 //! # Cargo features
 //!
@@ -31,6 +32,7 @@ pub mod auth;
 mod envelope;
 mod error;
 mod handlers;
+pub mod throttle;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
@@ -49,6 +51,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Authenticate;
 #[cfg(feature = "jwt")]
 pub use auth::Authenticator;
+pub use throttle::{Throttle, ThrottleConfig};
 #[cfg(feature = "tls")]
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
 pub use transport::{serve, Limits};
@@ -69,6 +72,9 @@ pub struct AppState {
     pub public_base_url: Option<String>,
     /// What an upload may hold and how long it may take (issue 8).
     pub uploads: UploadLimits,
+    /// Graph's throttling and fault simulation (spec F1); `None`, the default of
+    /// `graph-photo serve`, never answers `429` of its own.
+    pub throttle: Option<Throttle>,
 }
 
 /// The default cap on upload bytes held at once: 32 uploads of the 4 MiB limit. Far more
@@ -215,6 +221,7 @@ fn is_preflight(request: &Request) -> bool {
 ///     auth: Arc::new(Nobody),
 ///     public_base_url: Some("https://photos.contoso.com".to_owned()),
 ///     uploads: UploadLimits::default(),
+///     throttle: None,
 /// });
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
