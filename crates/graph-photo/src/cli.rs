@@ -625,7 +625,9 @@ pub struct ClientArgs {
     #[arg(long, env = "GRAPH_PHOTO_TOKEN_COMMAND")]
     pub token_command: Option<String>,
 
-    /// Attempts per call, the first included, when throttled (429) or unavailable (503, 504).
+    /// Attempts per call, the first included, when unavailable (503, 504) or throttled
+    /// without a Retry-After. A 429 with a Retry-After is waited out as told, within the
+    /// call's time budget (a minute; ten for each upload of `sync`).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_attempts: u32,
 
