@@ -155,16 +155,6 @@ impl ThrottleConfig {
             ..ThrottleConfig::default()
         }
     }
-
-    /// Whether any limit, failure or latency is configured (not only the forced answer).
-    pub fn limits_anything(&self) -> bool {
-        self.concurrency.is_some()
-            || self.app_rate.is_some()
-            || self.mailbox_rate.is_some()
-            || self.upload_bytes.is_some()
-            || self.fail_rate > 0.0
-            || self.latency.is_some()
-    }
 }
 
 /// A [`ThrottleConfig`] that cannot be applied.
@@ -242,14 +232,11 @@ impl Throttle {
                 Ok(admitted)
             }
             Err(refusal) => {
-                tracing::info!(
-                    client_request_id = request_id.as_deref().unwrap_or("-"),
-                    app = %caller.app,
-                    mailbox = %caller.mailbox,
-                    status = refusal.failure.status(),
-                    retry_after = refusal.retry_after.map(format_retry_after).as_deref().unwrap_or("-"),
-                    reason = refusal.reason.as_str(),
-                    "throttle: refused"
+                log_refusal(
+                    request_id.as_deref(),
+                    &caller.app,
+                    &caller.mailbox,
+                    &refusal,
                 );
                 Err(ApiError::Refused(refusal))
             }
@@ -260,22 +247,32 @@ impl Throttle {
     pub(crate) fn charge_read_upload(
         &self,
         principal: &Principal,
+        headers: &HeaderMap,
         bytes: usize,
     ) -> Result<(), ApiError> {
         let app = app_key(principal);
         self.limits
             .charge_upload(&app, bytes as u64)
             .map_err(|refusal| {
-                tracing::info!(
-                    app = %app,
-                    status = 429,
-                    retry_after = refusal.retry_after.map(format_retry_after).as_deref().unwrap_or("-"),
-                    reason = refusal.reason.as_str(),
-                    "throttle: refused"
-                );
+                let request_id = crate::envelope::client_request_id(headers);
+                log_refusal(request_id.as_deref(), &app, "-", &refusal);
                 ApiError::Refused(refusal)
             })
     }
+}
+
+/// Every simulated refusal passes here (one `info` line each, read by the e2e tests).
+fn log_refusal(request_id: Option<&str>, app: &str, mailbox: &str, refusal: &Refusal) {
+    let retry_after = refusal.retry_after.map(format_retry_after);
+    tracing::info!(
+        client_request_id = request_id.unwrap_or("-"),
+        app,
+        mailbox,
+        status = refusal.failure.status(),
+        retry_after = retry_after.as_deref().unwrap_or("-"),
+        reason = refusal.reason.as_str(),
+        "throttle: refused"
+    );
 }
 
 /// Why a request was refused, for the log.
