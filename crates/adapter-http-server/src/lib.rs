@@ -167,6 +167,8 @@ fn cors() -> CorsLayer {
             header::LOCATION,
             HeaderName::from_static("request-id"),
             HeaderName::from_static("client-request-id"),
+            // Says which forced answer was applied (`serve --throttle`, spec F1).
+            HeaderName::from_static("preference-applied"),
         ])
         .max_age(std::time::Duration::from_secs(3600))
 }

@@ -239,6 +239,18 @@ async fn the_prefer_header_forces_one_answer_when_throttling_is_simulated() {
     let message = resp.assert_error(400, "BadRequest");
     assert!(message.contains("429, 503 or 504"), "{message}");
 
+    // A page's script can read the answer's Retry-After and Preference-Applied (CORS).
+    let request = req("GET", path, Some(&token))
+        .header("origin", "https://app.example")
+        .header("prefer", "graph-photo-fail=429")
+        .body(Body::empty())
+        .unwrap();
+    let resp = server.send(request).await;
+    let exposed = resp.header("access-control-expose-headers").unwrap();
+    for name in ["retry-after", "preference-applied"] {
+        assert!(exposed.to_ascii_lowercase().contains(name), "{exposed}");
+    }
+
     // Only for that request; and the token is checked first.
     assert_eq!(get_with(&server, path, &token, None).await.status, 404);
     get_with(&server, path, "bad", Some("graph-photo-fail=429"))
