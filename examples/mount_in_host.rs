@@ -166,6 +166,8 @@ async fn host_app(data_dir: &Path) -> Result<Router, Box<dyn std::error::Error>>
         // take the request's own `Host` and miss `/graph`.
         public_base_url: Some("http://people.example/graph".into()),
         uploads: UploadLimits::default(),
+        // No throttling simulation (`graph-photo serve --throttle`): a host's own service.
+        throttle: None,
     });
 
     Ok(Router::new()

@@ -488,6 +488,8 @@ impl GraphClient {
         let deadline = Instant::now() + policy.max_total;
 
         let mut attempt = 0u32;
+        // Attempts that used up the budget: all but the 429s that said when to come back.
+        let mut failed = 0u32;
         loop {
             attempt += 1;
             let outcome = self
@@ -523,7 +525,17 @@ impl GraphClient {
                     Err(error) => error,
                 }),
             };
-            if attempt >= policy.max_attempts {
+            // A 429 with a Retry-After is the server pacing the call, not failing it: it
+            // uses up time (`max_total`), not attempts. Clients that share a budget (a bulk
+            // upload's parallel calls, one app's callers) take turns at it, and one call can
+            // lose several turns in a row while the server is perfectly healthy; giving it up
+            // after `max_attempts` turns would fail an upload the server was about to take.
+            let paced = matches!(&last, Ok(response) if response.status == 429)
+                && retry_after.is_some_and(|wait| !wait.is_zero());
+            if !paced {
+                failed += 1;
+            }
+            if failed >= policy.max_attempts {
                 return Err(give_up(last));
             }
             let delay = retry_after.unwrap_or_else(|| policy.backoff(attempt - 1));

@@ -8,7 +8,9 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 /// How hard one logical call tries.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 disables retries).
+    /// Failed attempts in all, the first included (1 disables retries). A `429` whose
+    /// `Retry-After` is not zero does not count: the server is pacing the call, which then
+    /// waits as told for as long as `max_total` allows (spec F1).
     pub max_attempts: u32,
     /// No wait may end later than this after the call started.
     pub max_total: Duration,

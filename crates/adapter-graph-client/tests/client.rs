@@ -200,6 +200,48 @@ async fn gives_up_after_max_attempts() {
     assert!(seen.iter().all(|r| r.body == JPEG));
 }
 
+/// A 429 that says when to come back uses up time, not attempts: a call that loses its
+/// turn more often than `max_attempts` still gets through while the server paces it.
+#[tokio::test]
+async fn paced_429s_do_not_use_up_attempts_but_other_failures_do() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/me/photo"))
+        .respond_with(throttled("0.01"))
+        .up_to_n_times(6)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/me/photo"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    // A 429 with `Retry-After: 0` does not pace anything: it counts like a 503.
+    Mock::given(method("GET"))
+        .and(path("/v1.0/me/photos"))
+        .respond_with(throttled("0"))
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        ..fast_policy()
+    };
+    let c = client_with(&server, policy);
+    let response = c
+        .send(RawRequest::new(Method::GET, "/me/photo"))
+        .await
+        .unwrap();
+    assert_eq!((response.status, response.attempts), (200, 7));
+    let err = c
+        .send(RawRequest::new(Method::GET, "/me/photos"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::GaveUp { attempts: 3, .. }),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn never_sleeps_past_the_deadline() {
     let server = MockServer::start().await;

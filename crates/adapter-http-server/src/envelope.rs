@@ -18,7 +18,7 @@ pub(crate) const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client
 /// make us send back arbitrary amounts of its own data.
 const MAX_CLIENT_REQUEST_ID: usize = 128;
 
-fn client_request_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn client_request_id(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(&CLIENT_REQUEST_ID)?.to_str().ok()?.trim();
     let ok = !value.is_empty()
         && value.len() <= MAX_CLIENT_REQUEST_ID

@@ -10,6 +10,7 @@ use photo_core::error::PhotoError;
 use photo_core::target::RouteError;
 
 use crate::auth::AuthError;
+use crate::throttle::{format_retry_after, Refusal, SimulatedFailure, FORCE_PREFERENCE};
 
 /// Everything a request can fail with at the HTTP edge.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,23 @@ pub(crate) enum ApiError {
     /// The body did not arrive in time (`serve --body-timeout`, `--body-min-rate`).
     #[error("The request body did not arrive within {0} s; nothing was stored.")]
     BodyTimeout(u64),
+    /// Throttled, or a failure simulated on purpose (`serve --throttle`, spec F1).
+    #[error("{}", refusal_message(.0.failure))]
+    Refused(Refusal),
+    /// A `Prefer: graph-photo-fail=...` that cannot be obeyed.
+    #[error("{0}")]
+    BadPreference(String),
+}
+
+/// The messages of simulated failures: Graph's own for 429 (spec F1).
+fn refusal_message(failure: SimulatedFailure) -> &'static str {
+    match failure {
+        SimulatedFailure::TooManyRequests => "Please retry again later.",
+        SimulatedFailure::ServiceUnavailable => {
+            "The service is temporarily unavailable. Please retry later."
+        }
+        SimulatedFailure::GatewayTimeout => "The gateway timed out. Please retry later.",
+    }
 }
 
 impl From<RouteError> for ApiError {
@@ -55,6 +73,17 @@ impl ApiError {
             ApiError::UploadsBusy => (StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable"),
             // Graph's lower-camel codes of its generic errors (`serviceNotAvailable`).
             ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "requestTimeout"),
+            ApiError::Refused(refusal) => match refusal.failure {
+                SimulatedFailure::TooManyRequests => {
+                    (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests")
+                }
+                SimulatedFailure::ServiceUnavailable => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable")
+                }
+                // What Graph's gateway answers (microsoft-graph-docs issue 2505).
+                SimulatedFailure::GatewayTimeout => (StatusCode::GATEWAY_TIMEOUT, "UnknownError"),
+            },
+            ApiError::BadPreference(_) => (StatusCode::BAD_REQUEST, "BadRequest"),
             ApiError::Photo(error) => match error {
                 P::Route(RouteError::MethodNotAllowed { .. }) => {
                     (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
@@ -113,6 +142,21 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),
                 );
+            }
+            ApiError::Refused(refusal) => {
+                let retry_after = refusal
+                    .retry_after
+                    .and_then(|wait| HeaderValue::from_str(&format_retry_after(wait)).ok());
+                if let Some(value) = retry_after {
+                    headers.insert(header::RETRY_AFTER, value);
+                }
+                if refusal.reason == crate::throttle::Reason::Forced {
+                    let applied = format!("{FORCE_PREFERENCE}={}", refusal.failure.status());
+                    if let Ok(value) = HeaderValue::from_str(&applied) {
+                        headers
+                            .insert(header::HeaderName::from_static("preference-applied"), value);
+                    }
+                }
             }
             _ => {}
         }

@@ -146,6 +146,16 @@ async fn respond(
     // Routing is decided before authentication (spec A6, D7).
     let GraphRequest { route, operation } = request?;
     let principal = authenticate(state, headers).await?;
+    // Throttling, when simulated (spec F1): after authentication, which names the app. The
+    // place among the app's requests in flight is held until the answer is ready.
+    let _admitted = match &state.throttle {
+        Some(throttle) => Some(
+            throttle
+                .admit(&principal, &route.target, &operation, headers)
+                .await?,
+        ),
+        None => None,
+    };
     let call = Call {
         state,
         scheme,
@@ -196,6 +206,12 @@ impl Call<'_> {
             .map_or(MAX_PHOTO_BYTES, |n| n.min(MAX_PHOTO_BYTES as u64) as usize);
         let _permit = reserve_upload(&self.state.uploads, reserve).await?;
         let bytes = read_body(body, &self.state.uploads).await?;
+        if let Some(throttle) = &self.state.throttle {
+            // A body without a `Content-Length` was not charged before it was read.
+            if !self.headers.contains_key(header::CONTENT_LENGTH) {
+                throttle.charge_read_upload(&self.principal, self.headers, bytes.len())?;
+            }
+        }
         let photo = validate_off_the_async_threads(bytes, &self.state.uploads).await?;
         let stored = service.store_update(pending, photo).await?;
         Ok(updated(&stored.etag))

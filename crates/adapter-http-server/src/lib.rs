@@ -8,7 +8,8 @@
 //!
 //! Request path: envelope (request ids, error body) -> CORS (preflights only; any other
 //! `OPTIONS` skips it) -> panic guard -> extractors
-//! (route: 400/405; caller: 401) -> handler -> use case (403/404/400/412/...).
+//! (route: 400/405; caller: 401) -> throttling, when simulated (429/503/504, [`throttle`]) ->
+//! handler -> use case (403/404/400/412/...).
 //!
 //! # Cargo features
 //!
@@ -32,6 +33,7 @@ mod envelope;
 mod error;
 mod handlers;
 mod openapi;
+pub mod throttle;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
@@ -50,6 +52,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Authenticate;
 #[cfg(feature = "jwt")]
 pub use auth::Authenticator;
+pub use throttle::{Throttle, ThrottleConfig};
 #[cfg(feature = "tls")]
 pub use tls::{serve_tls, SelfSignedFiles, TlsError};
 pub use transport::{serve, Limits};
@@ -70,6 +73,9 @@ pub struct AppState {
     pub public_base_url: Option<String>,
     /// What an upload may hold and how long it may take (issue 8).
     pub uploads: UploadLimits,
+    /// Graph's throttling and fault simulation (spec F1); `None`, the default of
+    /// `graph-photo serve`, never answers `429` of its own.
+    pub throttle: Option<Throttle>,
 }
 
 /// The default cap on upload bytes held at once: 32 uploads of the 4 MiB limit. Far more
@@ -162,6 +168,8 @@ fn cors() -> CorsLayer {
             header::LOCATION,
             HeaderName::from_static("request-id"),
             HeaderName::from_static("client-request-id"),
+            // Says which forced answer was applied (`serve --throttle`, spec F1).
+            HeaderName::from_static("preference-applied"),
         ])
         .max_age(std::time::Duration::from_secs(3600))
 }
@@ -226,6 +234,7 @@ async fn openapi_json() -> axum::response::Response {
 ///     auth: Arc::new(Nobody),
 ///     public_base_url: Some("https://photos.contoso.com".to_owned()),
 ///     uploads: UploadLimits::default(),
+///     throttle: None,
 /// });
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {

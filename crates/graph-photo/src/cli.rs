@@ -25,7 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the Graph-compatible photo server (photos in SQLite in the data directory unless
     /// --store says otherwise).
-    Serve(ServeArgs),
+    // Boxed: `serve` has many more options than any other command.
+    Serve(Box<ServeArgs>),
     /// Mint a development token signed with the server's development key; prints only the token.
     Token(TokenArgs),
     /// Call a Graph photo API (Microsoft Graph or a stand-in such as `serve`): upload,
@@ -184,6 +185,8 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub uploads: UploadArgs,
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
 }
 
 impl ServeArgs {
@@ -210,6 +213,7 @@ impl ServeArgs {
             quiet: true,
             limits: LimitArgs::default(),
             uploads: UploadArgs::default(),
+            throttle: ThrottleArgs::default(),
         }
     }
 }
@@ -318,6 +322,242 @@ impl UploadArgs {
     }
 }
 
+/// Whether and how `serve` simulates Graph's throttling (spec F1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ThrottleMode {
+    /// No simulation: never a 429 of its own.
+    #[default]
+    Off,
+    /// Graph's photo limits, which the other throttle options may change.
+    Graph,
+    /// Only the limits the other options give (with none, only forced answers, random
+    /// failures and latency).
+    Custom,
+}
+
+/// `serve` options that simulate Graph's throttling and outages (spec F1, docs/DECISIONS.md
+/// "Throttling simulation"), so that clients can test their handling of them.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ThrottleArgs {
+    /// Simulate Graph's throttling: `graph` applies Graph's photo limits (4 requests in
+    /// flight per app, 10000 requests per 10 minutes per app and mailbox, 150 MB uploaded per
+    /// 5 minutes per app, 130000 requests per 10 s per app), `custom` only the limits given
+    /// below. Over a limit: 429 TooManyRequests with Retry-After. Either also honours
+    /// `Prefer: graph-photo-fail=429|503|504[; retry-after=SECS]`, which forces that answer.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_THROTTLE",
+        value_enum,
+        default_value_t = ThrottleMode::Off
+    )]
+    pub throttle: ThrottleMode,
+
+    /// Requests of one app in flight at once; one more is answered 429 at once.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_THROTTLE_CONCURRENCY",
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub throttle_concurrency: Option<u32>,
+
+    /// Requests of one app to one mailbox (user or group), e.g. `100/10m`, `20/2s`, `5/s`.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_THROTTLE_RATE",
+        value_name = "N/PERIOD",
+        value_parser = parse_rate
+    )]
+    pub throttle_rate: Option<adapter_http_server::throttle::Rate>,
+
+    /// Requests of one app, all mailboxes together, e.g. `20/2s`.
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_THROTTLE_APP_RATE",
+        value_name = "N/PERIOD",
+        value_parser = parse_rate
+    )]
+    pub throttle_app_rate: Option<adapter_http_server::throttle::Rate>,
+
+    /// Upload bytes of one app, e.g. `150M/5m` (K, M, G: binary multiples; at least 4M).
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_THROTTLE_UPLOAD_BYTES",
+        value_name = "SIZE/PERIOD",
+        value_parser = parse_byte_rate
+    )]
+    pub throttle_upload_bytes: Option<adapter_http_server::throttle::ByteRate>,
+
+    /// The share of admitted requests answered with a random failure, from 0 to 1 (`0.05`).
+    #[arg(long, env = "GRAPH_PHOTO_FAIL_RATE", value_name = "RATE", value_parser = parse_fail_rate)]
+    pub fail_rate: Option<f64>,
+
+    /// The statuses random failures draw from: 429, 503, 504 (comma-separated; default all).
+    #[arg(
+        long,
+        env = "GRAPH_PHOTO_FAIL_STATUS",
+        value_name = "STATUSES",
+        value_delimiter = ',',
+        value_parser = parse_fail_status
+    )]
+    pub fail_status: Vec<adapter_http_server::throttle::SimulatedFailure>,
+
+    /// Seeds the random draws (failures, latency, Retry-After jitter), to replay a run.
+    #[arg(long, env = "GRAPH_PHOTO_FAIL_SEED", value_name = "N")]
+    pub fail_seed: Option<u64>,
+
+    /// Added latency of every admitted request: `50ms`, or a range drawn from, `50ms..200ms`.
+    #[arg(long, env = "GRAPH_PHOTO_LATENCY", value_name = "TIME[..TIME]", value_parser = parse_latency)]
+    pub latency: Option<adapter_http_server::throttle::Latency>,
+}
+
+impl ThrottleArgs {
+    /// The simulation asked for, `None` when it is off. A simulation option without
+    /// `--throttle graph|custom` is a mistake, not something to ignore.
+    pub fn config(&self) -> Result<Option<adapter_http_server::ThrottleConfig>, String> {
+        use adapter_http_server::ThrottleConfig;
+        let mut config = match self.throttle {
+            ThrottleMode::Off => {
+                let given = [
+                    (
+                        "--throttle-concurrency",
+                        self.throttle_concurrency.is_some(),
+                    ),
+                    ("--throttle-rate", self.throttle_rate.is_some()),
+                    ("--throttle-app-rate", self.throttle_app_rate.is_some()),
+                    (
+                        "--throttle-upload-bytes",
+                        self.throttle_upload_bytes.is_some(),
+                    ),
+                    ("--fail-rate", self.fail_rate.is_some()),
+                    ("--fail-status", !self.fail_status.is_empty()),
+                    ("--fail-seed", self.fail_seed.is_some()),
+                    ("--latency", self.latency.is_some()),
+                ];
+                return match given.iter().find(|(_, given)| *given) {
+                    Some((option, _)) => Err(format!(
+                        "{option} simulates throttling: it needs --throttle graph or --throttle custom"
+                    )),
+                    None => Ok(None),
+                };
+            }
+            ThrottleMode::Graph => ThrottleConfig::graph(),
+            ThrottleMode::Custom => ThrottleConfig::default(),
+        };
+        if let Some(n) = self.throttle_concurrency {
+            config.concurrency = std::num::NonZeroU32::new(n);
+        }
+        if let Some(rate) = self.throttle_rate {
+            config.mailbox_rate = Some(rate);
+        }
+        if let Some(rate) = self.throttle_app_rate {
+            config.app_rate = Some(rate);
+        }
+        if let Some(budget) = self.throttle_upload_bytes {
+            config.upload_bytes = Some(budget);
+        }
+        config.fail_rate = self.fail_rate.unwrap_or(0.0);
+        config.fail_with = self.fail_status.clone();
+        config.seed = self.fail_seed;
+        config.latency = self.latency;
+        Ok(Some(config))
+    }
+}
+
+/// `500ms`, `2s`, `1.5s`, `10m`, `1h`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let seconds_per_unit = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}; use ms, s, m or h"
+            ))
+        }
+    };
+    let number: f64 = if number.is_empty() && !unit.trim().is_empty() {
+        1.0
+    } else {
+        number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration such as 500ms, 2s or 10m"))?
+    };
+    std::time::Duration::try_from_secs_f64(number * seconds_per_unit)
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 2s or 10m"))
+}
+
+/// `N/PERIOD`: `100/10m`, `20/2s`, `5/s`.
+fn parse_rate(text: &str) -> Result<adapter_http_server::throttle::Rate, String> {
+    let (count, per) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not N/PERIOD, such as 100/10m"))?;
+    let count = count
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(std::num::NonZeroU32::new)
+        .ok_or_else(|| format!("{count:?} is not a count of at least 1"))?;
+    Ok(adapter_http_server::throttle::Rate {
+        count,
+        per: parse_duration(per)?,
+    })
+}
+
+/// `SIZE/PERIOD`: `150M/5m`.
+fn parse_byte_rate(text: &str) -> Result<adapter_http_server::throttle::ByteRate, String> {
+    let (size, per) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not SIZE/PERIOD, such as 150M/5m"))?;
+    let bytes = parse_bytes(size)?;
+    if bytes < photo_core::limits::MAX_PHOTO_BYTES as u64 {
+        return Err("at least 4M, so that a photo at the limit fits".into());
+    }
+    Ok(adapter_http_server::throttle::ByteRate {
+        bytes,
+        per: parse_duration(per)?,
+    })
+}
+
+fn parse_fail_rate(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|r| (0.0..=1.0).contains(r))
+        .ok_or_else(|| format!("{text:?} is not a rate from 0 to 1, such as 0.05"))
+}
+
+fn parse_fail_status(
+    text: &str,
+) -> Result<adapter_http_server::throttle::SimulatedFailure, String> {
+    text.trim()
+        .parse::<u16>()
+        .ok()
+        .and_then(adapter_http_server::throttle::SimulatedFailure::from_status)
+        .ok_or_else(|| format!("{text:?}: random failures are 429, 503 or 504"))
+}
+
+/// `50ms` or `50ms..200ms`.
+fn parse_latency(text: &str) -> Result<adapter_http_server::throttle::Latency, String> {
+    let (min, max) = match text.split_once("..") {
+        Some((min, max)) => (parse_duration(min)?, parse_duration(max)?),
+        None => {
+            let fixed = parse_duration(text)?;
+            (fixed, fixed)
+        }
+    };
+    if min > max {
+        return Err(format!("{text:?}: the range's minimum comes first"));
+    }
+    Ok(adapter_http_server::throttle::Latency { min, max })
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct TokenArgs {
     /// The signed-in user, by id or userPrincipalName (looked up in the directory). Omit with --app.
@@ -394,7 +634,9 @@ pub struct ClientArgs {
     #[arg(long, env = "GRAPH_PHOTO_TOKEN_COMMAND")]
     pub token_command: Option<String>,
 
-    /// Attempts per call, the first included, when throttled (429) or unavailable (503, 504).
+    /// Attempts per call, the first included, when unavailable (503, 504) or throttled
+    /// without a Retry-After. A 429 with a Retry-After is waited out as told, within the
+    /// call's time budget (a minute; ten for each upload of `sync`).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_attempts: u32,
 
@@ -696,5 +938,149 @@ mod tests {
             split_list(" User.Read,Contacts.Read  Group.Read.All,"),
             vec!["User.Read", "Contacts.Read", "Group.Read.All"]
         );
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use std::time::Duration;
+
+    use adapter_http_server::throttle::{Latency, SimulatedFailure};
+    use adapter_http_server::ThrottleConfig;
+    use clap::Parser;
+
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Box<ServeArgs>, clap::Error> {
+        let cli = Cli::try_parse_from(["graph-photo", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve(args) => Ok(args),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_rates_and_latencies() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("s"), Ok(Duration::from_secs(1)));
+        for bad in ["", "ms5", "1d", "1..2s", "-1s", "fast"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        let rate = parse_rate("100/10m").unwrap();
+        assert_eq!(
+            (rate.count.get(), rate.per),
+            (100, Duration::from_secs(600))
+        );
+        assert_eq!(parse_rate("5/s").unwrap().per, Duration::from_secs(1));
+        for bad in ["100", "0/1s", "x/1s", "10/1d"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
+        let bytes = parse_byte_rate("150M/5m").unwrap();
+        assert_eq!(
+            (bytes.bytes, bytes.per),
+            (150 << 20, Duration::from_secs(300))
+        );
+        assert!(parse_byte_rate("3M/5m").is_err(), "smaller than one photo");
+        assert_eq!(
+            parse_latency("50ms..200ms"),
+            Ok(Latency {
+                min: Duration::from_millis(50),
+                max: Duration::from_millis(200)
+            })
+        );
+        assert_eq!(
+            parse_latency("20ms"),
+            Ok(Latency {
+                min: Duration::from_millis(20),
+                max: Duration::from_millis(20)
+            })
+        );
+        assert!(parse_latency("2s..1s").is_err());
+        assert_eq!(parse_fail_rate("0.05"), Ok(0.05));
+        assert!(parse_fail_rate("1.5").is_err());
+        assert_eq!(
+            parse_fail_status("503"),
+            Ok(SimulatedFailure::ServiceUnavailable)
+        );
+        assert!(parse_fail_status("500").is_err());
+    }
+
+    #[test]
+    fn throttling_is_off_unless_asked_for() {
+        assert_eq!(serve(&[]).unwrap().throttle.config(), Ok(None));
+        let error = serve(&["--fail-rate", "0.1"])
+            .unwrap()
+            .throttle
+            .config()
+            .unwrap_err();
+        assert!(
+            error.contains("--fail-rate") && error.contains("--throttle"),
+            "{error}"
+        );
+        assert!(serve(&["--throttle", "sometimes"]).is_err());
+    }
+
+    #[test]
+    fn graph_mode_is_graphs_limits_and_options_change_them() {
+        let graph = serve(&["--throttle", "graph"]).unwrap().throttle.config();
+        assert_eq!(graph, Ok(Some(ThrottleConfig::graph())));
+        let args = serve(&[
+            "--throttle",
+            "graph",
+            "--throttle-concurrency",
+            "2",
+            "--fail-rate",
+            "0.05",
+            "--fail-status",
+            "429,503",
+            "--fail-seed",
+            "9",
+            "--latency",
+            "10ms..20ms",
+        ])
+        .unwrap();
+        let config = args.throttle.config().unwrap().unwrap();
+        assert_eq!(config.concurrency.map(|n| n.get()), Some(2));
+        assert_eq!(config.mailbox_rate, ThrottleConfig::graph().mailbox_rate);
+        assert_eq!(config.fail_rate, 0.05);
+        assert_eq!(
+            config.fail_with,
+            [
+                SimulatedFailure::TooManyRequests,
+                SimulatedFailure::ServiceUnavailable
+            ]
+        );
+        assert_eq!(config.seed, Some(9));
+        assert!(config.latency.is_some());
+    }
+
+    #[test]
+    fn custom_mode_has_only_the_limits_given() {
+        let args = serve(&[
+            "--throttle",
+            "custom",
+            "--throttle-app-rate",
+            "20/2s",
+            "--throttle-rate",
+            "100/10m",
+            "--throttle-upload-bytes",
+            "8M/1m",
+        ])
+        .unwrap();
+        let config = args.throttle.config().unwrap().unwrap();
+        assert_eq!(config.concurrency, None);
+        assert_eq!(config.app_rate.map(|r| r.count.get()), Some(20));
+        assert_eq!(
+            config.mailbox_rate.map(|r| r.per),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(config.upload_bytes.map(|b| b.bytes), Some(8 << 20));
+        let bare = serve(&["--throttle", "custom"]).unwrap().throttle.config();
+        assert_eq!(bare, Ok(Some(ThrottleConfig::default())));
     }
 }

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
+use adapter_http_server::throttle::SimulatedFailure;
 use adapter_http_server::tls::{self, SelfSignedFiles};
-use adapter_http_server::{router, transport, AppState, Authenticator, Limits};
+use adapter_http_server::{
+    router, transport, AppState, Authenticator, Limits, Throttle, ThrottleConfig,
+};
 use adapter_memstore::MemDirectory;
 use dev_tokens::{DevKey, TokenRequest};
 use photo_core::ports::{Directory, PhotoStore, RenditionCache};
@@ -42,6 +45,8 @@ pub struct Server {
     pub limits: Limits,
     /// Where its photos live.
     pub store: StoreUrl,
+    /// The throttling it simulates (`--throttle`), if any.
+    pub throttle: Option<ThrottleConfig>,
 }
 
 /// Descriptors kept free of connections for everything else: the listener, logs, the JWKS
@@ -156,6 +161,12 @@ pub fn photo_service(
 
 /// Builds the whole stack and binds the listener.
 pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
+    let throttle_config = args.throttle.config().map_err(AppError::Usage)?;
+    let throttle = throttle_config
+        .clone()
+        .map(Throttle::new)
+        .transpose()
+        .map_err(|e| AppError::Usage(format!("--throttle: {e}")))?;
     let limits = limits(&args.limits, raise_file_limit());
     let directory = Arc::new(load_directory(args.dirs.directory.as_deref())?);
     let tls = tls_setup(args)?;
@@ -189,6 +200,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         auth,
         public_base_url: args.public_url.clone(),
         uploads: args.uploads.limits(),
+        throttle,
     });
 
     let listener = TcpListener::bind(&args.listen)
@@ -207,6 +219,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         tls,
         limits,
         store,
+        throttle: throttle_config,
     })
 }
 
@@ -253,6 +266,9 @@ impl Server {
             }
             store => format!("store: {store}\n"),
         });
+        if let Some(throttle) = &self.throttle {
+            out.push_str(&throttle_banner(throttle));
+        }
         let cert = self.tls.as_ref().and_then(|t| t.self_signed_cert.as_ref());
         if let Some(cert) = cert {
             out.push_str(&format!(
@@ -351,4 +367,83 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The banner's lines for `--throttle`: a server that fails on purpose must say so loudly.
+fn throttle_banner(config: &ThrottleConfig) -> String {
+    fn period(per: Duration) -> String {
+        let secs = per.as_secs_f64();
+        if secs >= 60.0 && secs % 60.0 == 0.0 {
+            format!("{} min", secs / 60.0)
+        } else {
+            format!("{secs} s")
+        }
+    }
+    let mut limits = Vec::new();
+    if let Some(n) = config.concurrency {
+        limits.push(format!("{n} requests in flight per app"));
+    }
+    if let Some(rate) = config.app_rate {
+        limits.push(format!(
+            "{} requests per {} per app",
+            rate.count,
+            period(rate.per)
+        ));
+    }
+    if let Some(rate) = config.mailbox_rate {
+        limits.push(format!(
+            "{} requests per {} per app and mailbox",
+            rate.count,
+            period(rate.per)
+        ));
+    }
+    if let Some(budget) = config.upload_bytes {
+        limits.push(format!(
+            "{} bytes uploaded per {} per app",
+            budget.bytes,
+            period(budget.per)
+        ));
+    }
+    let mut out = String::from(
+        "THROTTLING SIMULATION ON: this server fails requests on purpose (--throttle)\n",
+    );
+    if limits.is_empty() {
+        out.push_str("  limits: none\n");
+    } else {
+        out.push_str(&format!(
+            "  429 TooManyRequests with Retry-After over: {}\n",
+            limits.join(", ")
+        ));
+    }
+    if config.fail_rate > 0.0 {
+        let statuses: &[SimulatedFailure] = if config.fail_with.is_empty() {
+            &SimulatedFailure::ALL
+        } else {
+            &config.fail_with
+        };
+        let statuses: Vec<String> = statuses.iter().map(|f| f.status().to_string()).collect();
+        out.push_str(&format!(
+            "  random failures: {}% of requests, answered {}{}\n",
+            config.fail_rate * 100.0,
+            statuses.join(", "),
+            config
+                .seed
+                .map(|seed| format!(" (seed {seed})"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(latency) = config.latency {
+        if latency.min == latency.max {
+            out.push_str(&format!("  added latency: {:?}\n", latency.min));
+        } else {
+            out.push_str(&format!(
+                "  added latency: {:?} to {:?}\n",
+                latency.min, latency.max
+            ));
+        }
+    }
+    out.push_str(
+        "  one answer on demand: Prefer: graph-photo-fail=429|503|504[; retry-after=SECS]\n",
+    );
+    out
 }

@@ -15,6 +15,9 @@ use crate::cli::{OutputFormat, SyncArgs};
 use crate::photo_cmd::{client_config, file_error, token_provider};
 use crate::AppError;
 
+/// How long one upload of `sync` may wait for the server in all (`RetryPolicy::max_total`).
+pub const SYNC_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// `graph-photo sync`: reads the map, runs, returns the report (not printed).
 pub async fn run(args: &SyncArgs) -> Result<SyncReport, AppError> {
     if !args.dir.is_dir() {
@@ -29,7 +32,12 @@ pub async fn run(args: &SyncArgs) -> Result<SyncReport, AppError> {
         Err(_) if args.dry_run => Arc::new(adapter_graph_client::StaticToken("dry-run".into())),
         Err(error) => return Err(error),
     };
-    let client = GraphClient::new(client_config(&args.client)?, tokens)?;
+    let mut config = client_config(&args.client)?;
+    // A bulk upload is paced by the server's limits (Graph's windows are 5 and 10 minutes):
+    // each upload may wait out 429s for as long as one window, rather than the minute a
+    // single `photo` call waits (throttled turns use up time, not attempts).
+    config.retry.max_total = SYNC_MAX_WAIT;
+    let client = GraphClient::new(config, tokens)?;
     let map_file = std::fs::File::open(&args.map).map_err(|e| file_error(&args.map, &e))?;
     let map = parse_map(std::io::BufReader::new(map_file));
     let concurrency = usize::try_from(args.concurrency).unwrap_or(1);

@@ -30,3 +30,4 @@ mod server_socket;
 mod server_tls;
 mod server_upload_limits;
 mod support;
+mod throttling;

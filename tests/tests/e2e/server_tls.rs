@@ -99,6 +99,7 @@ async fn live() -> Live {
         auth: Arc::new(auth),
         public_base_url: None,
         uploads: Default::default(),
+        throttle: None,
     });
     let pair = cert();
     let config = tls::server_config_from_pem(

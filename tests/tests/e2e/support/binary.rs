@@ -38,6 +38,15 @@ const ENV_VARS: &[&str] = &[
     "GRAPH_PHOTO_BODY_TIMEOUT",
     "GRAPH_PHOTO_BODY_MIN_RATE",
     "GRAPH_PHOTO_STORE",
+    "GRAPH_PHOTO_THROTTLE",
+    "GRAPH_PHOTO_THROTTLE_CONCURRENCY",
+    "GRAPH_PHOTO_THROTTLE_RATE",
+    "GRAPH_PHOTO_THROTTLE_APP_RATE",
+    "GRAPH_PHOTO_THROTTLE_UPLOAD_BYTES",
+    "GRAPH_PHOTO_FAIL_RATE",
+    "GRAPH_PHOTO_FAIL_STATUS",
+    "GRAPH_PHOTO_FAIL_SEED",
+    "GRAPH_PHOTO_LATENCY",
 ];
 
 /// A fresh data directory holding the committed test key as the development key, so that

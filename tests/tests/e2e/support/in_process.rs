@@ -125,7 +125,33 @@ pub(crate) async fn router_with_limits(
         auth: Arc::new(auth),
         public_base_url: public_base_url.map(str::to_owned),
         uploads,
+        throttle: None,
     })
+}
+
+/// The router over the test directory and a fresh store, simulating throttling as `config`
+/// says (`graph-photo serve --throttle`).
+pub(crate) async fn server_with_throttle(
+    config: adapter_http_server::ThrottleConfig,
+) -> TestServer {
+    let store = Arc::new(MemPhotoStore::new());
+    let service = photo_service(
+        Arc::new(directory()),
+        Arc::clone(&store) as _,
+        Arc::new(MemRenditionCache::default()),
+        DEFAULT_RENDER_MEMORY,
+    );
+    let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(key().jwks())))
+        .await
+        .expect("authenticator");
+    let app = router(AppState {
+        service,
+        auth: Arc::new(auth),
+        public_base_url: None,
+        uploads: UploadLimits::default(),
+        throttle: Some(adapter_http_server::Throttle::new(config).expect("a valid throttle")),
+    });
+    TestServer { app, store }
 }
 
 /// The router over the test directory and a fresh store, with a host's own authentication in
@@ -143,6 +169,7 @@ pub(crate) fn server_with_auth(auth: Arc<dyn Authenticate>) -> TestServer {
         auth,
         public_base_url: None,
         uploads: UploadLimits::default(),
+        throttle: None,
     });
     TestServer { app, store }
 }
