@@ -432,6 +432,7 @@ fn start_permissive_server(configure: impl FnOnce(&mut AuthConfig)) -> TestServe
             auth,
             public_base_url: None,
             uploads: UploadLimits::default(),
+            throttle: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         (listener, app)
