@@ -388,6 +388,10 @@ fn errors(mut operation: OperationBuilder, method: &str) -> OperationBuilder {
             "503",
             "The store is unavailable; retry after `Retry-After` (spec F2).",
         ),
+        (
+            "429",
+            "Throttled: retry after `Retry-After` (spec F1; only with `serve --throttle`).",
+        ),
     ];
     if matches!(method, "PUT" | "PATCH" | "DELETE") {
         statuses.push((
