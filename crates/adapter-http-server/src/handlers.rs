@@ -28,6 +28,7 @@ use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::ApiError;
+use crate::telemetry::{route_class, Observed};
 use crate::{AppState, UploadLimits};
 
 /// The route and operation of a request (spec A6: decided before authentication).
@@ -95,6 +96,8 @@ pub(crate) struct RequestBody {
     /// (chunked, HTTP/2 without a length).
     exact_len: Option<u64>,
     finished: bool,
+    /// Bytes read so far (for the request log).
+    read: u64,
 }
 
 impl RequestBody {
@@ -104,6 +107,7 @@ impl RequestBody {
             body: Some(body),
             exact_len,
             finished: exact_len == Some(0),
+            read: 0,
         }
     }
 }
@@ -121,9 +125,15 @@ pub(crate) async fn handle(
     let headers = parts.headers;
     let mut body = RequestBody::new(body);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut response = respond(&state, scheme, request, &headers, &mut body)
+    let mut observed = Observed {
+        route: "unmatched",
+        ..Observed::default()
+    };
+    let mut response = respond(&state, scheme, request, &headers, &mut body, &mut observed)
         .await
         .unwrap_or_else(IntoResponse::into_response);
+    observed.bytes_in = body.read;
+    response.extensions_mut().insert(observed);
     // An answer given before the announced body was read (any refusal, spec B4 and D7, or
     // a body that ran over its deadline) leaves the rest unread, and hyper then closes the
     // connection. Saying so lets an HTTP/1.1 client read the answer as the last one instead
@@ -142,9 +152,11 @@ async fn respond(
     request: Result<GraphRequest, ApiError>,
     headers: &HeaderMap,
     body: &mut RequestBody,
+    observed: &mut Observed,
 ) -> Result<Response, ApiError> {
     // Routing is decided before authentication (spec A6, D7).
     let GraphRequest { route, operation } = request?;
+    observed.route = route_class(&operation);
     let principal = authenticate(state, headers).await?;
     let call = Call {
         state,
@@ -154,7 +166,7 @@ async fn respond(
         route,
         principal,
     };
-    match operation {
+    let answer = match operation {
         Operation::Update => call.update(body).await,
         Operation::Delete => call.delete().await,
         Operation::GetPhoto(representation) => call.get_photo(representation).await,
@@ -163,7 +175,9 @@ async fn respond(
             size,
             representation,
         } => call.get_size(&size, representation).await,
-    }
+    };
+    observed.caller(call.principal);
+    answer
 }
 
 /// An authenticated request on its way to one use case: one method per operation.
@@ -420,6 +434,7 @@ async fn read_body(
                 collected.reserve_exact(target - collected.len());
             }
             collected.extend_from_slice(&chunk);
+            request_body.read = collected.len() as u64;
         }
         Ok(())
     };

@@ -31,6 +31,8 @@ pub mod auth;
 mod envelope;
 mod error;
 mod handlers;
+pub mod ops;
+pub mod telemetry;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
