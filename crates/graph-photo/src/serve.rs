@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
+use adapter_http_server::ops::{self, Operations, RenderMetrics};
 use adapter_http_server::tls::{self, SelfSignedFiles};
-use adapter_http_server::{router, transport, AppState, Authenticator, Limits};
+use adapter_http_server::{transport, AppState, Authenticator, Limits};
 use adapter_memstore::MemDirectory;
 use dev_tokens::{DevKey, TokenRequest};
 use photo_core::ports::{Directory, PhotoStore, RenditionCache};
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{LimitArgs, ServeArgs};
 use crate::store::{StoreUrl, Stores};
+use crate::telemetry::{MeteredPhotoStore, MeteredRenditionCache};
 use crate::token::load_directory;
 use crate::AppError;
 
@@ -42,6 +44,8 @@ pub struct Server {
     pub limits: Limits,
     /// Where its photos live.
     pub store: StoreUrl,
+    /// Whether `/metrics` is served.
+    pub metrics: bool,
 }
 
 /// Descriptors kept free of connections for everything else: the listener, logs, the JWKS
@@ -178,18 +182,41 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
     let data_dir = args.dirs.resolved_data_dir();
     let stores = Stores::open(args.store.url(&data_dir)?, args.rendition_cache).await?;
     let store = stores.url.clone();
+    // Metrics: the process's recorder, and the store and cache measured through it.
+    let prometheus = if args.no_metrics {
+        None
+    } else {
+        crate::telemetry::prometheus()
+    };
+    let (photos, renditions): (Arc<dyn PhotoStore>, Arc<dyn RenditionCache>) =
+        if prometheus.is_some() {
+            (
+                Arc::new(MeteredPhotoStore::new(stores.photos)),
+                Arc::new(MeteredRenditionCache::new(stores.renditions)),
+            )
+        } else {
+            (stores.photos, stores.renditions)
+        };
     let service = photo_service(
         Arc::clone(&directory) as _,
-        stores.photos,
-        stores.renditions,
+        photos,
+        renditions,
         args.render_memory,
     );
-    let app = router(AppState {
-        service,
-        auth,
-        public_base_url: args.public_url.clone(),
-        uploads: args.uploads.limits(),
-    });
+    let metrics = prometheus.is_some();
+    let operations = Operations {
+        metrics: prometheus.map(|handle| -> RenderMetrics { Arc::new(move || handle.render()) }),
+        ..Operations::default()
+    };
+    let app = ops::router(
+        AppState {
+            service,
+            auth,
+            public_base_url: args.public_url.clone(),
+            uploads: args.uploads.limits(),
+        },
+        operations,
+    );
 
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -207,6 +234,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         tls,
         limits,
         store,
+        metrics,
     })
 }
 
@@ -253,6 +281,16 @@ impl Server {
             }
             store => format!("store: {store}\n"),
         });
+        out.push_str(&format!(
+            "operate: {scheme}://{addr}/healthz (up), /readyz (store reachable){metrics}\n",
+            addr = self.addr,
+            scheme = self.scheme(),
+            metrics = if self.metrics {
+                ", /metrics (Prometheus)"
+            } else {
+                ""
+            }
+        ));
         let cert = self.tls.as_ref().and_then(|t| t.self_signed_cert.as_ref());
         if let Some(cert) = cert {
             out.push_str(&format!(
