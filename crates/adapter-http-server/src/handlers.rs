@@ -158,6 +158,22 @@ async fn respond(
     let GraphRequest { route, operation } = request?;
     observed.route = route_class(&operation);
     let principal = authenticate(state, headers).await?;
+    let answer = respond_as(&principal, state, scheme, route, operation, headers, body).await;
+    // Whatever the answer, the request log names the caller (ids moved, not copied).
+    observed.caller(principal);
+    answer
+}
+
+/// Everything after authentication: one use case for the caller.
+async fn respond_as(
+    principal: &Principal,
+    state: &AppState,
+    scheme: &str,
+    route: Route,
+    operation: Operation,
+    headers: &HeaderMap,
+    body: &mut RequestBody,
+) -> Result<Response, ApiError> {
     let call = Call {
         state,
         scheme,
@@ -166,7 +182,7 @@ async fn respond(
         route,
         principal,
     };
-    let answer = match operation {
+    match operation {
         Operation::Update => call.update(body).await,
         Operation::Delete => call.delete().await,
         Operation::GetPhoto(representation) => call.get_photo(representation).await,
@@ -175,9 +191,7 @@ async fn respond(
             size,
             representation,
         } => call.get_size(&size, representation).await,
-    };
-    observed.caller(call.principal);
-    answer
+    }
 }
 
 /// An authenticated request on its way to one use case: one method per operation.
@@ -187,7 +201,7 @@ struct Call<'a> {
     headers: &'a HeaderMap,
     conditions: Conditions,
     route: Route,
-    principal: Principal,
+    principal: &'a Principal,
 }
 
 impl Call<'_> {
@@ -197,7 +211,7 @@ impl Call<'_> {
         reject_declared_oversize(self.headers)?;
         let pending = service
             .begin_update(
-                &self.principal,
+                self.principal,
                 self.route.version,
                 &self.route.target,
                 self.conditions.if_match.as_ref(),
@@ -220,7 +234,7 @@ impl Call<'_> {
         self.state
             .service
             .delete(
-                &self.principal,
+                self.principal,
                 &self.route.target,
                 self.conditions.if_match.as_ref(),
             )
@@ -234,7 +248,7 @@ impl Call<'_> {
             .state
             .service
             .get_photo(
-                &self.principal,
+                self.principal,
                 &self.route.target,
                 self.conditions.if_none_match.as_ref(),
             )
@@ -271,7 +285,7 @@ impl Call<'_> {
         let view = self
             .state
             .service
-            .list_sizes(&self.principal, &self.route.target)
+            .list_sizes(self.principal, &self.route.target)
             .await?;
         let list = SizeList {
             context: format!(
@@ -303,7 +317,7 @@ impl Call<'_> {
             .state
             .service
             .get_size(
-                &self.principal,
+                self.principal,
                 &self.route.target,
                 size,
                 self.conditions.if_none_match.as_ref(),
