@@ -31,6 +31,7 @@ pub mod auth;
 mod envelope;
 mod error;
 mod handlers;
+mod openapi;
 pub mod ops;
 pub mod telemetry;
 #[cfg(feature = "tls")]
@@ -175,6 +176,16 @@ fn is_preflight(request: &Request) -> bool {
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
+/// `GET /openapi.json`: the OpenAPI 3.1 document of the routes below (`openapi.rs`).
+async fn openapi_json() -> axum::response::Response {
+    let mut response = axum::response::Response::new(axum::body::Body::from(openapi::document()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// The whole API: every path is parsed by the core's grammar in the one handler, so the
 /// router answers any path (a `400` or `404` in Graph's shape for one that names no photo).
 /// Serve it with [`transport::serve`], or nest it under a prefix of a host's own axum app.
@@ -252,6 +263,9 @@ pub fn router(state: AppState) -> Router {
         tower::ServiceExt::oneshot(service, request)
     };
     Router::new()
+        // Outside the version roots, so no Graph path can name it; no token: it describes the
+        // API, it holds no data.
+        .route("/openapi.json", axum::routing::get(openapi_json))
         .fallback(dispatch)
         // The envelope wraps CORS so that preflight answers carry request ids too (spec C6).
         .layer(axum::middleware::from_fn(envelope::graph_envelope))

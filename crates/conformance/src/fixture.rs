@@ -59,6 +59,72 @@ pub struct Fixture {
     /// Ids that name nothing in any tenant (user ids, UPNs, group ids, contact ids).
     #[serde(default)]
     pub missing_ids: Vec<String>,
+    /// The key the endpoint trusts, when the tester holds it: the suite then mints a valid
+    /// token from each principal's claims and one invalid variant per check of spec D1/D2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<SigningKey>,
+    /// Tokens the endpoint must refuse (`401`), for endpoints whose key the tester does not
+    /// hold: each is sent as its own input class, named in the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid_tokens: Vec<InvalidTokenEntry>,
+}
+
+/// A signing key the endpoint trusts, and what its tokens must say to be accepted. The
+/// tenant of each token is its principal's `tid`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SigningKey {
+    /// An RSA private key (2048 bits or more), PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
+    /// (`BEGIN RSA PRIVATE KEY`) PEM.
+    pub private_key_pem: String,
+    /// The `kid` under which the endpoint's key set lists the public half.
+    pub kid: String,
+    /// The `aud` the endpoint accepts, e.g. `https://graph.microsoft.com`.
+    pub audience: String,
+    /// The `iss` of a token of tenant `{tid}`; default `https://sts.windows.net/{tid}/`
+    /// (Entra's v1 form; `https://login.microsoftonline.com/{tid}/v2.0` is the v2 form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_format: Option<String>,
+}
+
+impl SigningKey {
+    /// [`SigningKey::issuer_format`] or its default.
+    pub fn issuer_format(&self) -> &str {
+        self.issuer_format
+            .as_deref()
+            .unwrap_or(crate::tokens::DEFAULT_ISSUER_FORMAT)
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("audience", &self.audience)
+            .field("issuer_format", &self.issuer_format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token the endpoint must refuse with `401 InvalidAuthenticationToken`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvalidTokenEntry {
+    /// A name for the report (`expired`, `signed by the staging key`, ...).
+    pub name: String,
+    pub token: String,
+    /// Why it is invalid, for the report.
+    #[serde(default)]
+    pub why: String,
+}
+
+impl fmt::Debug for InvalidTokenEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvalidTokenEntry")
+            .field("name", &self.name)
+            .field("why", &self.why)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A caller: a name for the report and a bearer token. What the token may do is read from
@@ -137,20 +203,28 @@ pub struct Claims {
     pub directory_roles: Vec<String>,
 }
 
+/// The payload (middle part) of a JWT as a JSON object, decoded without verification.
+pub fn decode_payload(token: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("not a JWT (three dot-separated parts)".to_owned());
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| format!("JWT payload is not base64url: {e}"))?;
+    match serde_json::from_slice(&bytes) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err("JWT payload is not a JSON object".to_owned()),
+        Err(e) => Err(format!("JWT payload is not JSON: {e}")),
+    }
+}
+
 impl Claims {
     /// Decodes the payload (middle part) of a JWT.
     pub fn decode(token: &str) -> Result<Claims, String> {
-        let mut parts = token.split('.');
-        let (Some(_), Some(payload), Some(_), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err("not a JWT (three dot-separated parts)".to_owned());
-        };
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .map_err(|e| format!("JWT payload is not base64url: {e}"))?;
-        let json: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("JWT payload is not JSON: {e}"))?;
+        let json = serde_json::Value::Object(decode_payload(token)?);
         let text = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         let list = |name: &str| -> Vec<String> {
             match json.get(name) {
@@ -282,8 +356,11 @@ impl Fixture {
     }
 
     /// Checks that every token decodes, that the signed-in user of every delegated token is
-    /// listed among the users, and that folders and contacts name listed owners.
+    /// listed among the users, that folders and contacts name listed owners, that the signing
+    /// key (if any) is a usable RSA key with a `kid`, an audience and an issuer format naming
+    /// `{tid}`, and that invalid tokens have distinct names and a token.
     pub fn validate(&self) -> Result<(), FixtureError> {
+        self.validate_tokens()?;
         if self.principals.is_empty() {
             return Err(FixtureError("no principals".into()));
         }
@@ -338,6 +415,60 @@ impl Fixture {
             }
         }
         Ok(())
+    }
+
+    fn validate_tokens(&self) -> Result<(), FixtureError> {
+        if let Some(key) = &self.signing_key {
+            crate::tokens::parse_private_key(&key.private_key_pem)
+                .map_err(|e| FixtureError(format!("signingKey.privateKeyPem: {e}")))?;
+            if key.kid.trim().is_empty() {
+                return Err(FixtureError("signingKey.kid is empty".into()));
+            }
+            if key.audience.trim().is_empty() {
+                return Err(FixtureError("signingKey.audience is empty".into()));
+            }
+            let format = key.issuer_format();
+            if !format.contains("{tid}") {
+                return Err(FixtureError(format!(
+                    "signingKey.issuerFormat '{format}' does not contain {{tid}}"
+                )));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in self.invalid_tokens.iter().enumerate() {
+            if t.name.trim().is_empty() {
+                return Err(FixtureError(format!("invalidTokens[{i}]: empty name")));
+            }
+            if !names.insert(t.name.as_str()) {
+                return Err(FixtureError(format!(
+                    "invalidTokens: the name '{}' is used twice",
+                    t.name
+                )));
+            }
+            if t.token.trim().is_empty() {
+                return Err(FixtureError(format!(
+                    "invalidTokens '{}': empty token (the suite sends no token by itself)",
+                    t.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every tenant the fixture names (of users and groups), each once, in order.
+    pub fn tenants(&self) -> Vec<String> {
+        let mut tenants: Vec<String> = Vec::new();
+        for t in self
+            .users
+            .iter()
+            .map(|u| &u.tenant)
+            .chain(self.groups.iter().map(|g| &g.tenant))
+        {
+            if !tenants.iter().any(|k| k.eq_ignore_ascii_case(t)) {
+                tenants.push(t.clone());
+            }
+        }
+        tenants
     }
 
     /// The fixture of graph-photo's own development server (the seeded tenants of spec E2),
@@ -536,6 +667,8 @@ impl Fixture {
                 "nobody@contoso.onmicrosoft.com".into(),
                 "AAMkAGI2TNOPE=".into(),
             ],
+            signing_key: None,
+            invalid_tokens: Vec::new(),
         })
     }
 }
@@ -585,6 +718,100 @@ mod tests {
         fixture.validate().unwrap();
         let back = Fixture::from_json(&fixture.to_json()).unwrap();
         assert_eq!(back, fixture);
+    }
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "principals": [{"name": "app", "token": token(serde_json::json!({"tid": "t", "roles": []}))}],
+            "users": [{"id": "u", "upn": "u@x", "tenant": "t"}]
+        })
+    }
+
+    #[test]
+    fn a_signing_key_and_invalid_tokens_parse_and_validate() {
+        let pem = dev_tokens::DevKey::test_key().private_key_pem();
+        let mut json = minimal();
+        json["signingKey"] = serde_json::json!({
+            "privateKeyPem": pem, "kid": "k1", "audience": "https://graph.microsoft.com",
+            "issuerFormat": "https://login.microsoftonline.com/{tid}/v2.0"
+        });
+        json["invalidTokens"] = serde_json::json!([
+            {"name": "expired", "token": "a.b.c", "why": "exp in 2020"},
+            {"name": "staging key", "token": "d.e.f"}
+        ]);
+        let fixture = Fixture::from_json(&json.to_string()).unwrap();
+        let key = fixture.signing_key.as_ref().unwrap();
+        assert_eq!(key.kid, "k1");
+        assert_eq!(
+            key.issuer_format(),
+            "https://login.microsoftonline.com/{tid}/v2.0"
+        );
+        assert!(
+            !format!("{key:?}").contains("PRIVATE"),
+            "Debug shows no key"
+        );
+        assert_eq!(fixture.invalid_tokens.len(), 2);
+        assert_eq!(fixture.invalid_tokens[1].why, "");
+        assert_eq!(Fixture::from_json(&fixture.to_json()).unwrap(), fixture);
+
+        // The issuer format defaults to Entra's v1 form; neither field is written when absent.
+        json["signingKey"]
+            .as_object_mut()
+            .unwrap()
+            .remove("issuerFormat");
+        let fixture = Fixture::from_json(&json.to_string()).unwrap();
+        assert_eq!(
+            fixture.signing_key.unwrap().issuer_format(),
+            "https://sts.windows.net/{tid}/"
+        );
+        let plain = Fixture::from_json(&minimal().to_string()).unwrap();
+        assert!(!plain.to_json().contains("signingKey"));
+        assert!(!plain.to_json().contains("invalidTokens"));
+    }
+
+    #[test]
+    fn a_bad_signing_key_or_invalid_token_list_is_refused_by_name() {
+        let pem = dev_tokens::DevKey::test_key().private_key_pem();
+        let key = |fields: serde_json::Value| {
+            let mut json = minimal();
+            let mut k = serde_json::json!({
+                "privateKeyPem": pem, "kid": "k1", "audience": "https://graph.microsoft.com"
+            });
+            for (name, value) in fields.as_object().unwrap() {
+                k[name] = value.clone();
+            }
+            json["signingKey"] = k;
+            Fixture::from_json(&json.to_string())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(key(
+            serde_json::json!({"privateKeyPem": "-----BEGIN PRIVATE KEY-----
+AAAA
+-----END PRIVATE KEY-----"})
+        )
+        .contains("signingKey.privateKeyPem"));
+        assert!(key(serde_json::json!({"kid": " "})).contains("signingKey.kid"));
+        assert!(key(serde_json::json!({"audience": ""})).contains("signingKey.audience"));
+        assert!(
+            key(serde_json::json!({"issuerFormat": "https://sts.windows.net/"})).contains("{tid}")
+        );
+        assert!(key(serde_json::json!({"publicKey": "x"})).contains("publicKey"));
+
+        let tokens = |list: serde_json::Value| {
+            let mut json = minimal();
+            json["invalidTokens"] = list;
+            Fixture::from_json(&json.to_string())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(tokens(
+            serde_json::json!([{"name": "a", "token": "x"}, {"name": "a", "token": "y"}])
+        )
+        .contains("'a' is used twice"));
+        assert!(tokens(serde_json::json!([{"name": "", "token": "x"}])).contains("empty name"));
+        assert!(tokens(serde_json::json!([{"name": "a", "token": ""}])).contains("empty token"));
+        assert!(tokens(serde_json::json!([{"name": "a"}])).contains("token"));
     }
 
     #[test]

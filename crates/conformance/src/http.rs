@@ -71,7 +71,7 @@ impl Endpoint for HttpEndpoint {
         let response = builder
             .send()
             .await
-            .map_err(|e| format!("{} {url}: {e}", request.method))?;
+            .map_err(|e| transport_error(&e, &format!("{} {url}", request.method)))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -86,7 +86,7 @@ impl Endpoint for HttpEndpoint {
         let body = response
             .bytes()
             .await
-            .map_err(|e| format!("reading the answer to {url}: {e}"))?
+            .map_err(|e| transport_error(&e, &format!("reading the answer to {url}")))?
             .to_vec();
         Ok(WireResponse {
             status,
@@ -94,4 +94,53 @@ impl Endpoint for HttpEndpoint {
             body,
         })
     }
+}
+
+/// A transport error as a person needs it: what happened first (`connection refused`,
+/// `timed out`, ...), then where, then every cause in the chain (reqwest's own message names
+/// only the URL; the cause is in its sources).
+fn transport_error(error: &reqwest::Error, doing: &str) -> String {
+    use std::error::Error as _;
+    let mut chain = vec![error.to_string()];
+    let mut kind = None;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            kind = kind.or_else(|| io_kind(io.kind()));
+        }
+        source = cause.source();
+    }
+    chain.dedup();
+    let text = chain.join(": ");
+    let lower = text.to_ascii_lowercase();
+    let what = kind.unwrap_or(if error.is_timeout() {
+        "timed out"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        "the host name does not resolve"
+    } else if lower.contains("certificate") || lower.contains("tls") {
+        "TLS handshake failed"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else if error.is_body() || error.is_decode() {
+        "the answer was cut off"
+    } else {
+        "no answer"
+    });
+    format!("{what} ({doing}: {text})")
+}
+
+fn io_kind(kind: std::io::ErrorKind) -> Option<&'static str> {
+    use std::io::ErrorKind;
+    Some(match kind {
+        ErrorKind::ConnectionRefused => "connection refused",
+        ErrorKind::ConnectionReset => "connection reset",
+        ErrorKind::ConnectionAborted => "connection aborted",
+        ErrorKind::TimedOut => "timed out",
+        ErrorKind::NotConnected => "not connected",
+        ErrorKind::BrokenPipe => "connection closed while sending",
+        ErrorKind::UnexpectedEof => "connection closed before the answer",
+        ErrorKind::AddrNotAvailable => "address not available",
+        _ => return None,
+    })
 }

@@ -6,8 +6,14 @@
 //!   implements it with reqwest.
 //! - [`Fixture`]: the principals (tokens) and directory objects of the endpoint under test;
 //!   [`Fixture::for_dev_server`] builds it for graph-photo's own seeded development tenant.
-//! - [`run`] / [`run_with_endpoint`]: generate sequences with proptest, run them, and shrink a
-//!   failing one to a minimal sequence of requests, returned in a [`Report`].
+//!   With a [`SigningKey`] the suite mints tokens itself: valid ones, and one invalid
+//!   [`TokenVariant`] per check of spec D1/D2; [`InvalidTokenEntry`] lists tokens to refuse
+//!   for endpoints whose key the tester does not hold.
+//! - [`run`] / [`run_with_endpoint`]: check that the run can mean something (the endpoint
+//!   answers, takes the fixture's tokens, knows its objects: else a [`SETUP`] or
+//!   [`CONNECTION`] failure with its cause, never shrunk), send every invalid token class
+//!   once, then generate sequences with proptest, run them, and shrink a failing one to a
+//!   minimal sequence of requests, returned in a [`Report`].
 //!
 //! The model is written from the spec alone (it does not use photo-core): per directory object
 //! an optional photo (bytes, size, ETag); per request the checks of spec D7 in order.
@@ -21,6 +27,7 @@ mod images;
 mod model;
 mod report;
 mod steps;
+mod tokens;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -29,9 +36,10 @@ use std::sync::Arc;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner};
 
 pub use endpoint::{Endpoint, WireRequest, WireResponse};
-pub use fixture::{Claims, Fixture, FixtureError, TokenClaims};
+pub use fixture::{Claims, Fixture, FixtureError, InvalidTokenEntry, SigningKey, TokenClaims};
 pub use http::HttpEndpoint;
-pub use report::{Failure, Report, RuleStats};
+pub use report::{Failure, FailureClass, Report, RuleStats, CONNECTION, SETUP};
+pub use tokens::{TokenVariant, DEFAULT_ISSUER_FORMAT};
 
 /// How to run the suite.
 #[derive(Debug, Clone)]
@@ -116,11 +124,80 @@ struct RunState {
     cases_run: u32,
     requests: u64,
     per_rule: std::collections::BTreeMap<String, RuleStats>,
+    per_token: std::collections::BTreeMap<String, RuleStats>,
     shrinking: bool,
+    /// A setup or connection failure: the run stops without shrinking (the requests did not
+    /// cause it), and the remaining cases are skipped.
+    aborted: Option<exec::CaseFailure>,
     first_failure: Option<exec::CaseFailure>,
     /// The failure of each failing sequence tried, by its `Debug` form, to report the minimal
     /// one proptest settles on.
     failures: HashMap<String, exec::CaseFailure>,
+}
+
+impl RunState {
+    /// Counts the checks of a sequence that is not a shrinking re-run.
+    fn record(
+        &mut self,
+        requests: u64,
+        checks: &[(&'static str, bool)],
+        token_checks: Vec<(String, bool)>,
+    ) {
+        self.requests += requests;
+        let count = |stats: &mut RuleStats, ok: bool| {
+            if ok {
+                stats.passed += 1;
+            } else {
+                stats.failed += 1;
+            }
+        };
+        for (rule, ok) in checks {
+            count(self.per_rule.entry((*rule).to_owned()).or_default(), *ok);
+        }
+        for (class, ok) in token_checks {
+            count(self.per_token.entry(class).or_default(), ok);
+        }
+    }
+}
+
+/// Sends every invalid token class once ([`steps::token_sweep`]); the counts so far, or the
+/// report of the first token the endpoint accepted.
+fn sweep_tokens(
+    runner: &exec::Runner<'_>,
+    sweep: &steps::Sequence,
+    requests_before: u64,
+    seed: u64,
+) -> Result<RunState, Report> {
+    let mut stats = RunState {
+        requests: requests_before,
+        ..RunState::default()
+    };
+    if sweep.steps.is_empty() {
+        return Ok(stats);
+    }
+    let outcome = runner.run_case(sweep);
+    stats.record(outcome.requests, &outcome.checks, outcome.token_checks);
+    let Some(f) = outcome.failure else {
+        return Ok(stats);
+    };
+    // Each request of the sweep stands alone (a 401 whatever the endpoint holds): the failing
+    // one is the whole example, and the initial state does not matter.
+    let requests: Vec<String> = f.transcript.last().cloned().into_iter().collect();
+    let spec = !matches!(f.rule.as_str(), SETUP | CONNECTION);
+    Err(Report {
+        seed,
+        requests_sent: stats.requests,
+        failures: vec![Failure {
+            original_requests: requests.len(),
+            rule: f.rule,
+            detail: f.detail,
+            initial_state: if spec { Vec::new() } else { f.initial_state },
+            requests,
+        }],
+        per_rule: stats.per_rule,
+        per_token: stats.per_token,
+        ..Report::default()
+    })
 }
 
 fn run_here(endpoint: &dyn Endpoint, options: &RunOptions, seed: u64) -> Report {
@@ -144,15 +221,55 @@ fn run_here(endpoint: &dyn Endpoint, options: &RunOptions, seed: u64) -> Report 
         Ok(rt) => rt,
         Err(e) => return Report::setup_failure(seed, format!("cannot start a runtime: {e}")),
     };
+    let payloads: Vec<serde_json::Map<String, serde_json::Value>> = match options
+        .fixture
+        .principals
+        .iter()
+        .map(|p| fixture::decode_payload(&p.token))
+        .collect()
+    {
+        Ok(p) => p,
+        Err(e) => return Report::setup_failure(seed, e),
+    };
+    let forge = match &options.fixture.signing_key {
+        Some(key) => match tokens::Forge::new(key, options.fixture.tenants()) {
+            Ok(forge) => Some(forge),
+            Err(e) => return Report::setup_failure(seed, format!("signingKey: {e}")),
+        },
+        None => None,
+    };
     let runner = exec::Runner {
         fixture: &options.fixture,
         claims: &claims,
         endpoint,
         runtime: &runtime,
+        tokens: forge
+            .as_ref()
+            .map(|forge| exec::Minter::new(forge, &payloads, &claims)),
     };
+    let base = if options.base_url.is_empty() {
+        "the endpoint"
+    } else {
+        options.base_url.as_str()
+    };
+    let (preflight_requests, problem) = runner.preflight(base);
+    if let Some(problem) = problem {
+        let mut report = Report::setup_failure(seed, problem.detail);
+        report.failures[0].rule = problem.rule;
+        report.requests_sent = preflight_requests;
+        return report;
+    }
     let shape = steps::Shape {
         principals: options.fixture.principals.len(),
         preferred: 8,
+        forge: runner.tokens.is_some(),
+        delegated: claims.iter().any(Claims::is_delegated),
+        listed: !options.fixture.invalid_tokens.is_empty(),
+    };
+    let sweep = steps::token_sweep(shape, options.fixture.invalid_tokens.len());
+    let sweep_stats = match sweep_tokens(&runner, &sweep, preflight_requests, seed) {
+        Ok(stats) => stats,
+        Err(report) => return report,
     };
     let strategy = steps::sequence(shape, options.max_steps);
     let config = Config {
@@ -168,24 +285,27 @@ fn run_here(endpoint: &dyn Endpoint, options: &RunOptions, seed: u64) -> Report 
         ..Config::default()
     };
     let mut test_runner = TestRunner::new(config);
-    let state = RefCell::new(RunState::default());
+    let state = RefCell::new(sweep_stats);
     let result = test_runner.run(&strategy, |sequence: steps::Sequence| {
+        if state.borrow().aborted.is_some() {
+            return Ok(());
+        }
         let outcome = runner.run_case(&sequence);
         let mut st = state.borrow_mut();
         st.requests += outcome.requests;
         if !st.shrinking {
             st.cases_run += 1;
-            for (rule, ok) in &outcome.checks {
-                let stats = st.per_rule.entry((*rule).to_owned()).or_default();
-                if *ok {
-                    stats.passed += 1;
-                } else {
-                    stats.failed += 1;
-                }
-            }
+            st.record(0, &outcome.checks, outcome.token_checks);
         }
         match outcome.failure {
             None => Ok(()),
+            // Not the endpoint's answer to these requests: report it as it is, unshrunk.
+            Some(failure) if matches!(failure.rule.as_str(), SETUP | CONNECTION) => {
+                if !st.shrinking {
+                    st.aborted = Some(failure);
+                }
+                Ok(())
+            }
             // While shrinking, only a failure of the same rule counts: a simpler sequence
             // that fails for another reason is not a smaller example of this failure.
             Some(failure)
@@ -214,7 +334,19 @@ fn run_here(endpoint: &dyn Endpoint, options: &RunOptions, seed: u64) -> Report 
         requests_sent: st.requests,
         failures: Vec::new(),
         per_rule: st.per_rule,
+        per_token: st.per_token,
     };
+    if let Some(f) = st.aborted {
+        let requests = f.transcript.len();
+        report.failures.push(Failure {
+            rule: f.rule,
+            detail: f.detail,
+            initial_state: f.initial_state,
+            requests: f.transcript,
+            original_requests: requests,
+        });
+        return report;
+    }
     let original_requests = st.first_failure.as_ref().map_or(0, |f| f.transcript.len());
     match result {
         Ok(()) => {}

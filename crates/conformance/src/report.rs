@@ -4,6 +4,24 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// The rule of a [`Failure`] when the run could not start or the initial state could not be
+/// read: a bad fixture, tokens refused, fixture objects missing.
+pub const SETUP: &str = "setup";
+/// The rule of a [`Failure`] when a request got no answer at all: the endpoint cannot be
+/// reached, or a connection was refused, reset or timed out.
+pub const CONNECTION: &str = "connection";
+
+/// What kind of problem a [`Failure`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// An answer broke a spec rule; the sequence was shrunk.
+    Spec,
+    /// The run could not start (fixture, tokens refused, objects missing); nothing shrunk.
+    Setup,
+    /// No answer at all (connection refused, reset, timed out); nothing shrunk.
+    Connection,
+}
+
 /// Checks made for one spec rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuleStats {
@@ -14,8 +32,8 @@ pub struct RuleStats {
 /// A sequence whose answers differ from the model, shrunk to a minimal one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// The spec rule that was broken (`C5`, `D4`, ...), or `setup` / `HTTP` when the run
-    /// could not get that far.
+    /// The spec rule that was broken (`C5`, `D4`, ...), or [`SETUP`] / [`CONNECTION`] when
+    /// the run could not get that far.
     pub rule: String,
     /// What came and what the model expected.
     pub detail: String,
@@ -40,6 +58,20 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Checks per spec rule (`A4`, `B7`, `C4`, `D4`, ...).
     pub per_rule: BTreeMap<String, RuleStats>,
+    /// Invalid tokens sent, per class (`D1 expired`, `D2 tid-null`, `D1 fixture: <name>`):
+    /// passed when answered `401`. Also counted under their rule in `per_rule`.
+    pub per_token: BTreeMap<String, RuleStats>,
+}
+
+impl Failure {
+    /// Whether a spec rule was broken, or the run could not check one.
+    pub fn class(&self) -> FailureClass {
+        match self.rule.as_str() {
+            SETUP => FailureClass::Setup,
+            CONNECTION => FailureClass::Connection,
+            _ => FailureClass::Spec,
+        }
+    }
 }
 
 impl Report {
@@ -53,7 +85,7 @@ impl Report {
         Report {
             seed,
             failures: vec![Failure {
-                rule: "setup".to_owned(),
+                rule: SETUP.to_owned(),
                 detail: detail.into(),
                 initial_state: Vec::new(),
                 requests: Vec::new(),
@@ -83,17 +115,43 @@ impl fmt::Display for Report {
                 )?;
             }
         }
+        if !self.per_token.is_empty() {
+            writeln!(f, "\n  invalid token (rule, class)       sent  refused")?;
+            for (class, stats) in &self.per_token {
+                writeln!(
+                    f,
+                    "  {class:<32} {:>5}  {:>7}{}",
+                    stats.passed + stats.failed,
+                    stats.passed,
+                    if stats.failed > 0 {
+                        "  <- ACCEPTED"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
+        }
         if self.failures.is_empty() {
             return writeln!(f, "\nPASSED: every answer matched the spec's model.");
         }
         for (i, failure) in self.failures.iter().enumerate() {
-            writeln!(
-                f,
-                "\nFAILURE {} (spec {}): {}",
-                i + 1,
-                failure.rule,
-                failure.detail
-            )?;
+            let class = failure.class();
+            match class {
+                FailureClass::Spec => writeln!(
+                    f,
+                    "\nFAILURE {} (spec {}): {}",
+                    i + 1,
+                    failure.rule,
+                    failure.detail
+                )?,
+                FailureClass::Setup | FailureClass::Connection => writeln!(
+                    f,
+                    "\nFAILURE {} ({}): {}",
+                    i + 1,
+                    failure.rule,
+                    failure.detail
+                )?,
+            }
             if !failure.initial_state.is_empty() {
                 writeln!(f, "\n  initial state (read before the first request):")?;
                 for line in &failure.initial_state {
@@ -101,12 +159,19 @@ impl fmt::Display for Report {
                 }
             }
             if !failure.requests.is_empty() {
-                writeln!(
-                    f,
-                    "\n  minimal sequence ({} requests, shrunk from {}); the last answer is wrong:",
-                    failure.requests.len(),
-                    failure.original_requests
-                )?;
+                match class {
+                    FailureClass::Spec => writeln!(
+                        f,
+                        "\n  minimal sequence ({} requests, shrunk from {}); the last answer is wrong:",
+                        failure.requests.len(),
+                        failure.original_requests
+                    )?,
+                    FailureClass::Setup | FailureClass::Connection => writeln!(
+                        f,
+                        "\n  requests of the sequence ({}, not shrunk: the failure is not the endpoint's answer to them); the last one failed:",
+                        failure.requests.len()
+                    )?,
+                }
                 for request in &failure.requests {
                     writeln!(f, "{request}")?;
                 }

@@ -8,6 +8,7 @@
 use proptest::prelude::*;
 
 use crate::images::{Body, Format, ValidImage};
+use crate::tokens::TokenVariant;
 
 /// An index into a list of the fixture, taken modulo the list's length (shrinks to 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,15 @@ pub(crate) enum Who {
     Anonymous,
     /// `Authorization: Bearer not-a-jwt`.
     Garbage,
+    /// A valid token the suite minted with the fixture's signing key, with the claims of the
+    /// principal of this index: answered as that principal's own token.
+    Minted(usize),
+    /// The principal of this index's claims, minted by the suite and made invalid in one way
+    /// (only with a signing key). For a variant that needs a delegated principal, the index
+    /// counts among the delegated principals.
+    Forged(usize, TokenVariant),
+    /// A token of the fixture's `invalidTokens`.
+    Listed(Index),
 }
 
 /// How a user is named in a path (spec A3: UPNs case-insensitive, ids GUIDs of any case).
@@ -229,11 +239,29 @@ pub(crate) enum Step {
     },
 }
 
-/// How many principals the fixture has, and how many of them are preferred.
+/// How many principals the fixture has, how many of them are preferred, and which token
+/// classes it allows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shape {
     pub(crate) principals: usize,
     pub(crate) preferred: usize,
+    /// The fixture has a signing key: the suite mints valid and invalid tokens.
+    pub(crate) forge: bool,
+    /// Some principal is delegated (for the variants that need one).
+    pub(crate) delegated: bool,
+    /// The fixture lists invalid tokens.
+    pub(crate) listed: bool,
+}
+
+/// The token variants a fixture of this shape can make.
+pub(crate) fn variants(shape: Shape) -> Vec<TokenVariant> {
+    if !shape.forge {
+        return Vec::new();
+    }
+    TokenVariant::ALL
+        .into_iter()
+        .filter(|v| shape.delegated || !v.needs_delegated())
+        .collect()
 }
 
 fn version() -> impl Strategy<Value = Version> {
@@ -251,13 +279,27 @@ fn principal(shape: Shape) -> impl Strategy<Value = usize> {
     ]
 }
 
-fn who(shape: Shape) -> impl Strategy<Value = Who> {
-    prop_oneof![
-        10 => Just(Who::Focus),
-        8 => principal(shape).prop_map(Who::Principal),
-        1 => Just(Who::Anonymous),
-        1 => Just(Who::Garbage),
-    ]
+fn who(shape: Shape) -> BoxedStrategy<Who> {
+    let mut classes: Vec<(u32, BoxedStrategy<Who>)> = vec![
+        (10, Just(Who::Focus).boxed()),
+        (8, principal(shape).prop_map(Who::Principal).boxed()),
+        (1, Just(Who::Anonymous).boxed()),
+        (1, Just(Who::Garbage).boxed()),
+    ];
+    let variants = variants(shape);
+    if !variants.is_empty() {
+        classes.push((1, principal(shape).prop_map(Who::Minted).boxed()));
+        classes.push((
+            3,
+            (principal(shape), prop::sample::select(variants))
+                .prop_map(|(p, v)| Who::Forged(p, v))
+                .boxed(),
+        ));
+    }
+    if shape.listed {
+        classes.push((1, any::<Index>().prop_map(Who::Listed).boxed()));
+    }
+    prop::strategy::Union::new_weighted(classes).boxed()
 }
 
 fn user_ref() -> impl Strategy<Value = UserRef> {
@@ -507,4 +549,35 @@ pub(crate) fn sequence(shape: Shape, max_steps: usize) -> impl Strategy<Value = 
             focus_target,
             steps,
         })
+}
+
+/// Every invalid token class once, before the random sequences: a `GET` of the first user's
+/// photo with each token variant (with a signing key) and each of the fixture's invalid
+/// tokens, so that a run of any length tries them all. Each must be answered `401` whatever
+/// the endpoint holds, so a failure needs no other request.
+pub(crate) fn token_sweep(shape: Shape, listed: usize) -> Sequence {
+    let get = |who| Step::Get {
+        version: Version::V1,
+        head: false,
+        who,
+        target: TargetPick::User(Index(0), UserRef::Id),
+        what: ReadWhat::Photo,
+        if_none_match: None,
+        style: Style {
+            bits: 0,
+            client_request_id: false,
+        },
+    };
+    let mut steps: Vec<Step> = variants(shape)
+        .into_iter()
+        .map(|v| get(Who::Forged(0, v)))
+        .collect();
+    if shape.listed {
+        steps.extend((0..listed).map(|i| get(Who::Listed(Index(i as u16)))));
+    }
+    Sequence {
+        focus_who: 0,
+        focus_target: TargetPick::Me,
+        steps,
+    }
 }

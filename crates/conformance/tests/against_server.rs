@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
+use adapter_http_server::auth::{AuthConfig, JwksSource};
 use async_trait::async_trait;
 use conformance::fixture::{dev_tenant, TokenClaims};
 use conformance::{
-    Claims, Endpoint, Fixture, HttpEndpoint, Report, RunOptions, WireRequest, WireResponse,
+    Claims, Endpoint, Fixture, HttpEndpoint, InvalidTokenEntry, Report, RunOptions, TokenVariant,
+    WireRequest, WireResponse, CONNECTION, SETUP,
 };
 use dev_tokens::{DevKey, DevKeyError, TokenRequest, DEV_APP_ID};
 use graph_photo::cli::ServeArgs;
@@ -23,6 +25,11 @@ struct TestServer {
 }
 
 fn start_server() -> TestServer {
+    start_server_with(|_| {})
+}
+
+/// The whole stack of `graph-photo serve`, with its arguments changed by `configure`.
+fn start_server_with(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     // `serve` loads it instead of spending seconds generating a key.
     std::fs::write(
@@ -37,6 +44,7 @@ fn start_server() -> TestServer {
         .unwrap();
     let mut args = ServeArgs::local(dir.path().to_owned());
     args.rendition_cache = 64;
+    configure(&mut args);
     let server = runtime.block_on(graph_photo::serve::bind(&args)).unwrap();
     let base_url = format!("http://{}", server.addr);
     let key = server.dev_key.clone().expect("the dev key");
@@ -63,8 +71,11 @@ fn mint(key: &DevKey, claims: &TokenClaims) -> Result<String, DevKeyError> {
     key.mint(&request)
 }
 
+/// The dev tenant's fixture with the server's key: the suite sends every token variant.
 fn fixture(server: &TestServer) -> Fixture {
-    Fixture::for_dev_server(|c| mint(&server.key, c)).unwrap()
+    let mut fixture = Fixture::for_dev_server(|c| mint(&server.key, c)).unwrap();
+    fixture.signing_key = Some(graph_photo::conformance_cmd::dev_signing_key(&server.key));
+    fixture
 }
 
 /// `PROPTEST_CASES` when set, else `default`.
@@ -113,6 +124,15 @@ fn a_run_exercises_the_spec_broadly() {
     for rule in BROAD_RULES {
         let stats = report.per_rule.get(rule).copied().unwrap_or_default();
         assert!(stats.passed > 0, "rule {rule} was never checked:\n{report}");
+    }
+    // Every token variant was sent, and refused: no false alarm on a server that checks.
+    for variant in TokenVariant::ALL {
+        let class = format!("{} {variant}", variant.rule());
+        let stats = report.per_token.get(&class).copied().unwrap_or_default();
+        assert!(
+            stats.passed > 0 && stats.failed == 0,
+            "token variant {class} was never sent:\n{report}"
+        );
     }
 }
 
@@ -383,6 +403,308 @@ fn catches_a_wrong_code_for_a_missing_photo() {
 #[test]
 fn catches_a_missing_request_id() {
     assert_detected(Breakage::NoRequestId, &["C6"]);
+}
+
+// ----- tokens: a server that skips one check is caught, by name -----
+
+/// Our own stack (seeded directory, memory store) behind an `Authenticator` built from a
+/// configuration `configure` loosens: what a server that skips a check looks like.
+fn start_permissive_server(configure: impl FnOnce(&mut AuthConfig)) -> TestServer {
+    use adapter_http_server::{router, transport, AppState, Authenticator, Limits, UploadLimits};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = DevKey::test_key().clone();
+    let mut config = AuthConfig::new(JwksSource::Static(key.jwks()));
+    configure(&mut config);
+    let (listener, app) = runtime.block_on(async {
+        let auth = Arc::new(Authenticator::new(config).await.unwrap());
+        let service = graph_photo::serve::photo_service(
+            Arc::new(adapter_memstore::MemDirectory::seeded()),
+            Arc::new(adapter_memstore::MemPhotoStore::new()),
+            Arc::new(adapter_memstore::MemRenditionCache::with_capacity(64)),
+            256 * 1024 * 1024,
+        );
+        let app = router(AppState {
+            service,
+            auth,
+            public_base_url: None,
+            uploads: UploadLimits::default(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        (listener, app)
+    });
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(transport::serve(
+        listener,
+        app,
+        Limits::default(),
+        None,
+        std::future::pending(),
+    ));
+    TestServer {
+        base_url,
+        key: Arc::new(key),
+        _runtime: runtime,
+        _dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Runs the suite against `server` and asserts it fails on a token of `rule` whose variant
+/// the failure names (one of `variants`).
+fn assert_token_check_missing(
+    server: &TestServer,
+    fixture: Fixture,
+    rule: &str,
+    variants: &[&str],
+) {
+    let mut options = RunOptions::new(&server.base_url, fixture);
+    options.cases = 40;
+    options.max_steps = 12;
+    options.max_shrink_iters = 24;
+    options.seed = Some(20_261_201);
+    let report = conformance::run(options);
+    println!("{report}");
+    assert!(
+        !report.passed(),
+        "the missing check went unnoticed:\n{report}"
+    );
+    let failure = &report.failures[0];
+    assert_eq!(failure.rule, rule, "{report}");
+    assert!(
+        variants.iter().any(|v| failure.detail.contains(v)),
+        "the failure does not name the token variant ({variants:?}):\n{report}"
+    );
+    assert_eq!(
+        failure.requests.len(),
+        1,
+        "an accepted invalid token needs no other request:\n{report}"
+    );
+    assert!(report.per_token.values().any(|s| s.failed > 0), "{report}");
+}
+
+/// A server allowing a day of clock skew takes tokens expired an hour ago (or valid only in
+/// an hour): spec D1 allows 60 seconds.
+#[test]
+fn catches_a_server_that_skips_the_lifetime_check() {
+    let server = start_permissive_server(|config| config.leeway_secs = 24 * 3600);
+    assert_token_check_missing(
+        &server,
+        fixture(&server),
+        "D1",
+        &["'expired'", "'not-yet-valid'"],
+    );
+}
+
+/// A server that also accepts Azure AD Graph's audience.
+#[test]
+fn catches_a_server_that_accepts_another_audience() {
+    let server = start_server_with(|args| {
+        args.audiences = vec![
+            "https://graph.microsoft.com".into(),
+            "00000003-0000-0000-c000-000000000000".into(),
+            "https://graph.windows.net".into(),
+        ];
+    });
+    assert_token_check_missing(&server, fixture(&server), "D1", &["'wrong-audience'"]);
+}
+
+/// Without the key, the fixture's own list of invalid tokens: passed against our server,
+/// and an accepted one is named.
+#[test]
+fn the_fixture_s_invalid_tokens_are_sent_and_named() {
+    let expired = |server: &TestServer| {
+        let request = TokenRequest::delegated(
+            dev_tenant::CONTOSO_TENANT,
+            dev_tenant::ADELE_ID,
+            ["User.Read"],
+        );
+        let an_hour_ago_minus_lifetime = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - 2 * 3600;
+        server
+            .key
+            .mint_at(&request, an_hour_ago_minus_lifetime)
+            .unwrap()
+    };
+    let with_list = |server: &TestServer| {
+        let mut fixture = Fixture::for_dev_server(|c| mint(&server.key, c)).unwrap();
+        fixture.invalid_tokens = vec![InvalidTokenEntry {
+            name: "adele, expired".into(),
+            token: expired(server),
+            why: "exp an hour ago".into(),
+        }];
+        fixture
+    };
+
+    let server = start_server();
+    let mut options = RunOptions::new(&server.base_url, with_list(&server));
+    options.cases = 8;
+    options.max_steps = 12;
+    options.seed = Some(20_261_201);
+    let report = conformance::run(options);
+    assert!(report.passed(), "{report}");
+    let stats = report.per_token["D1 fixture: adele, expired"];
+    assert!(stats.passed > 0 && stats.failed == 0, "{report}");
+    assert!(
+        !report.per_token.keys().any(|k| !k.contains("fixture")),
+        "no variants without a signing key:\n{report}"
+    );
+
+    let lax = start_permissive_server(|config| config.leeway_secs = 24 * 3600);
+    let fixture = with_list(&lax);
+    assert_token_check_missing(&lax, fixture, "D1", &["'adele, expired'"]);
+}
+
+// ----- diagnosis: setup and connection failures are named, with their cause, unshrunk -----
+
+#[test]
+fn an_unreachable_endpoint_is_a_connection_failure_at_once() {
+    // A port nobody listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let key = DevKey::test_key();
+    let fixture = Fixture::for_dev_server(|c| mint(key, c)).unwrap();
+    let started = std::time::Instant::now();
+    let report = conformance::run(RunOptions::new(&base, fixture));
+    let text = report.to_string();
+    println!("{text}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{text}"
+    );
+    let failure = &report.failures[0];
+    assert_eq!(failure.rule, CONNECTION, "{text}");
+    assert_eq!(failure.class(), conformance::FailureClass::Connection);
+    assert!(
+        failure
+            .detail
+            .starts_with(&format!("cannot reach {base}: connection refused")),
+        "{text}"
+    );
+    assert_eq!(
+        report.requests_sent, 1,
+        "nothing sent after the first refusal"
+    );
+    assert_eq!(report.cases_run, 0);
+    assert!(failure.requests.is_empty(), "nothing shrunk: {text}");
+    assert!(
+        text.contains("FAILURE 1 (connection): cannot reach"),
+        "{text}"
+    );
+    assert!(!text.contains("spec "), "no spec rule named: {text}");
+}
+
+#[test]
+fn tokens_of_a_key_the_endpoint_does_not_trust_are_a_setup_failure() {
+    let server = start_server();
+    let other = DevKey::other_test_key();
+    let fixture = Fixture::for_dev_server(|c| mint(other, c)).unwrap();
+    let report = conformance::run(RunOptions::new(&server.base_url, fixture));
+    let text = report.to_string();
+    println!("{text}");
+    let failure = &report.failures[0];
+    assert_eq!(failure.rule, SETUP, "{text}");
+    assert!(failure.detail.starts_with("every token refused"), "{text}");
+    assert!(failure.detail.contains("unknown key"), "the cause: {text}");
+    assert!(failure.requests.is_empty(), "nothing shrunk: {text}");
+    assert_eq!(report.cases_run, 0);
+}
+
+#[test]
+fn a_signing_key_the_endpoint_does_not_trust_is_a_setup_failure() {
+    let server = start_server();
+    let mut fixture = fixture(&server);
+    let mut key = graph_photo::conformance_cmd::dev_signing_key(&server.key);
+    key.audience = "api://not-graph".into();
+    fixture.signing_key = Some(key);
+    let report = conformance::run(RunOptions::new(&server.base_url, fixture));
+    let failure = &report.failures[0];
+    assert_eq!(failure.rule, SETUP, "{report}");
+    assert!(
+        failure
+            .detail
+            .starts_with("the suite's own tokens are refused")
+            && failure.detail.contains("api://not-graph"),
+        "{report}"
+    );
+}
+
+#[test]
+fn fixture_objects_the_endpoint_does_not_know_are_a_setup_failure() {
+    let server = start_server();
+    let mut fixture = fixture(&server);
+    fixture.groups.push(conformance::fixture::GroupEntry {
+        id: "0badf00d-0000-4000-8000-00000000feed".into(),
+        tenant: dev_tenant::CONTOSO_TENANT.into(),
+    });
+    let report = conformance::run(RunOptions::new(&server.base_url, fixture));
+    let failure = &report.failures[0];
+    assert_eq!(failure.rule, SETUP, "{report}");
+    assert!(
+        failure.detail.starts_with("fixture objects missing")
+            && failure
+                .detail
+                .contains("0badf00d-0000-4000-8000-00000000feed")
+            && failure.detail.contains("Request_ResourceNotFound"),
+        "{report}"
+    );
+    assert_eq!(report.cases_run, 0);
+}
+
+/// The real server behind a transport that stops answering after some requests.
+struct GoesAway {
+    inner: HttpEndpoint,
+    answers_left: std::sync::atomic::AtomicI64,
+}
+
+#[async_trait]
+impl Endpoint for GoesAway {
+    async fn send(&self, request: WireRequest) -> Result<WireResponse, String> {
+        if self
+            .answers_left
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            <= 0
+        {
+            return Err("connection reset (simulated)".into());
+        }
+        self.inner.send(request).await
+    }
+}
+
+#[test]
+fn a_connection_lost_during_the_run_is_reported_unshrunk() {
+    let server = start_server();
+    let endpoint = GoesAway {
+        inner: HttpEndpoint::new(&server.base_url).unwrap(),
+        answers_left: 150.into(),
+    };
+    let mut options = RunOptions::new(&server.base_url, fixture(&server));
+    options.cases = 40;
+    options.seed = Some(3);
+    let report = conformance::run_with_endpoint(Arc::new(endpoint), options);
+    let text = report.to_string();
+    println!("{text}");
+    let failure = &report.failures[0];
+    assert_eq!(failure.rule, CONNECTION, "{text}");
+    assert!(
+        failure.detail.contains("connection reset (simulated)"),
+        "{text}"
+    );
+    assert!(report.cases_run >= 1, "the preflight passed: {text}");
+    assert_eq!(
+        report.requests_sent, 151,
+        "no request after the failure (no shrinking): {text}"
+    );
+    assert_eq!(failure.requests.len(), failure.original_requests, "{text}");
 }
 
 #[test]

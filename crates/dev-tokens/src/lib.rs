@@ -70,6 +70,9 @@ pub struct DevKey {
     encoding: EncodingKey,
     kid: String,
     jwk: Jwk,
+    /// The private key as PKCS#8 PEM, for tools that sign with it themselves (the
+    /// conformance suite's token variants).
+    pem: String,
 }
 
 impl fmt::Debug for DevKey {
@@ -148,6 +151,13 @@ impl DevKey {
         &self.kid
     }
 
+    /// The private key as PKCS#8 PEM (what [`DevKey::from_pem`] reads), for a tool that signs
+    /// tokens of its own with it: `graph-photo conformance` hands it to the suite, which mints
+    /// valid and deliberately invalid tokens against the development server.
+    pub fn private_key_pem(&self) -> &str {
+        &self.pem
+    }
+
     /// The public key as a JWKS (kty RSA, use sig, alg RS256, kid, n, e).
     pub fn jwks(&self) -> JwkSet {
         JwkSet {
@@ -209,10 +219,15 @@ impl DevKey {
                 e,
             }),
         };
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| e.to_string())?
+            .to_string();
         Ok(DevKey {
             encoding: EncodingKey::from_rsa_der(der.as_bytes()),
             kid,
             jwk,
+            pem,
         })
     }
 }

@@ -149,6 +149,18 @@ fn the_committed_test_keys_are_three_distinct_keys() {
 }
 
 #[test]
+fn the_private_key_pem_reads_back_as_the_same_key() {
+    let key = DevKey::test_key();
+    let pem = key.private_key_pem();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert_eq!(DevKey::from_pem(pem).expect("PEM").kid(), key.kid());
+    assert!(
+        !format!("{key:?}").contains("PRIVATE"),
+        "Debug shows no key"
+    );
+}
+
+#[test]
 fn from_pem_refuses_what_is_not_a_private_key() {
     assert!(matches!(
         DevKey::from_pem("not a key"),

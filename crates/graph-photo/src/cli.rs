@@ -384,6 +384,15 @@ pub struct TokenArgs {
     pub dirs: DirArgs,
 }
 
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// For a person.
+    Text,
+    /// For a program: JSON.
+    Json,
+}
+
 /// How to reach and authenticate to a Graph photo API.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
@@ -526,8 +535,9 @@ pub struct PhotoGetArgs {
     #[arg(value_parser = parse_target)]
     pub target: Target,
 
-    /// Where to write the bytes (or the metadata). Default: standard output.
-    #[arg(long, short)]
+    /// Where to write the bytes (or the metadata). Default: standard output. (No `-o`: in
+    /// `az` and here, `-o` is `--output`, a format.)
+    #[arg(long)]
     pub out: Option<PathBuf>,
 
     /// One size of the photo, e.g. `96x96` (see `photo sizes`).
@@ -593,6 +603,12 @@ pub struct SyncArgs {
     /// Downscale and re-encode as JPEG the images too large for Graph.
     #[arg(long)]
     pub fit: bool,
+
+    /// `text`: a summary for a person; `json`: one JSON object per row on standard output
+    /// (line, file, target, outcome, etag, bytes, fitted, code, message, request_id), for
+    /// scripts. The exit status is the same either way.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text, env = "GRAPH_PHOTO_OUTPUT")]
+    pub output: OutputFormat,
 
     #[command(flatten)]
     pub client: ClientArgs,

@@ -4,17 +4,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use conformance::{Fixture, Report, RunOptions, TokenClaims};
-use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID};
+use conformance::{Fixture, Report, RunOptions, SigningKey, TokenClaims};
+use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID, GRAPH_AUDIENCE};
 
 use crate::{default_data_dir, AppError};
 
 #[derive(Debug, Clone, Args)]
 pub struct ConformanceArgs {
-    /// The endpoint's root, without the version segment.
+    /// The endpoint's root, as for `photo` and `sync`: with or without a version segment
+    /// (`http://127.0.0.1:8080` or `.../v1.0`); the suite calls both `/v1.0` and `/beta` under it.
     #[arg(
         long,
-        env = "GRAPH_PHOTO_BASE_ROOT",
+        env = "GRAPH_PHOTO_BASE",
         default_value = "http://127.0.0.1:8080"
     )]
     pub base: String,
@@ -42,9 +43,10 @@ pub struct ConformanceArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// The fixture for graph-photo's own development server.
+/// The fixture for graph-photo's own development server, carrying its key so that the suite
+/// also sends every invalid token variant (expired, wrong audience, bad signature, ...).
 pub fn dev_server_fixture(key: &DevKey) -> Result<Fixture, AppError> {
-    Fixture::for_dev_server(|claims: &TokenClaims| {
+    let mut fixture = Fixture::for_dev_server(|claims: &TokenClaims| {
         let mut request = match &claims.user_id {
             Some(user) => TokenRequest::delegated(&claims.tenant, user, claims.scopes.clone()),
             None => TokenRequest::application(&claims.tenant, DEV_APP_ID, claims.roles.clone()),
@@ -56,8 +58,20 @@ pub fn dev_server_fixture(key: &DevKey) -> Result<Fixture, AppError> {
         }
         request.lifetime = Duration::from_secs(6 * 3600);
         key.mint(&request)
-    })
-    .map_err(AppError::from)
+    })?;
+    fixture.signing_key = Some(dev_signing_key(key));
+    Ok(fixture)
+}
+
+/// The fixture's `signingKey` for a server that trusts `key`: development tokens' audience
+/// and issuer form.
+pub fn dev_signing_key(key: &DevKey) -> SigningKey {
+    SigningKey {
+        private_key_pem: key.private_key_pem().to_owned(),
+        kid: key.kid().to_owned(),
+        audience: GRAPH_AUDIENCE.to_owned(),
+        issuer_format: None,
+    }
 }
 
 /// Runs the suite; the report is printed by the caller. Blocking.
@@ -73,9 +87,46 @@ pub fn run(args: &ConformanceArgs) -> Result<Report, AppError> {
             dev_server_fixture(&DevKey::load_or_create(&data_dir)?)?
         }
     };
-    let mut options = RunOptions::new(args.base.trim_end_matches('/'), fixture);
+    let mut options = RunOptions::new(service_root(&args.base), fixture);
     options.cases = args.cases;
     options.seed = args.seed;
     options.max_steps = args.max_steps;
     Ok(conformance::run(options))
+}
+
+/// The root above the version segments: `--base` without a trailing `/`, `/v1.0` or `/beta`,
+/// so the same value works for `photo`, `sync` and `conformance`.
+fn service_root(base: &str) -> String {
+    let base = base.trim().trim_end_matches('/');
+    match base.rsplit_once('/') {
+        Some((root, last))
+            if root.contains("://")
+                && (last.eq_ignore_ascii_case("v1.0") || last.eq_ignore_ascii_case("beta")) =>
+        {
+            root.to_owned()
+        }
+        _ => base.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_root;
+
+    #[test]
+    fn a_base_with_or_without_its_version_names_the_same_root() {
+        for (given, root) in [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8080/v1.0", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8080/beta/", "http://127.0.0.1:8080"),
+            (
+                "https://host.example/graph/V1.0",
+                "https://host.example/graph",
+            ),
+            ("https://host.example/graph", "https://host.example/graph"),
+        ] {
+            assert_eq!(service_root(given), root, "{given}");
+        }
+    }
 }

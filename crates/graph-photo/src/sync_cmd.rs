@@ -11,7 +11,7 @@ use photo_upload::sync::{
     DEFAULT_STATE_FILE,
 };
 
-use crate::cli::SyncArgs;
+use crate::cli::{OutputFormat, SyncArgs};
 use crate::photo_cmd::{client_config, file_error, token_provider};
 use crate::AppError;
 
@@ -51,7 +51,19 @@ pub async fn run(args: &SyncArgs) -> Result<SyncReport, AppError> {
 /// when any row failed.
 pub async fn run_cli(args: SyncArgs) -> Result<(), AppError> {
     let report = run(&args).await?;
-    print!("{}", report.summary());
+    match args.output {
+        OutputFormat::Text => print!("{}", report.summary()),
+        OutputFormat::Json => {
+            let mut out = String::new();
+            for record in report.records() {
+                let line = serde_json::to_string(&record)
+                    .map_err(|e| AppError::Usage(format!("cannot write the report: {e}")))?;
+                out.push_str(&line);
+                out.push('\n');
+            }
+            print!("{out}");
+        }
+    }
     match (report.failed(), report.state_error.clone()) {
         (0, None) => Ok(()),
         (0, Some(error)) => Err(AppError::SyncState(error)),

@@ -282,6 +282,16 @@ async fn sync_uploads_skips_what_it_did_and_reports_failures() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("would upload a.png -> me"), "{stdout}");
     assert!(stdout.contains("would skip   b.jpg"), "{stdout}");
+    // ... and says, without asking the server, which photo it would refuse and why.
+    assert!(
+        stdout.contains("ErrorInvalidImage: The image format is not supported: found text"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("checked locally: dry run"), "{stdout}");
+    assert!(
+        !out.status.success(),
+        "a dry run with a photo Graph would refuse fails"
+    );
     assert_eq!(c.get_photo(&Target::Me, None).await.unwrap().bytes, a);
 
     // Without the bad row, and nothing changed but a.png: success.
@@ -298,6 +308,32 @@ async fn sync_uploads_skips_what_it_did_and_reports_failures() {
         "{stdout}"
     );
     assert_eq!(c.get_photo(&Target::Me, None).await.unwrap().bytes, a2);
+
+    // For scripts: one JSON object per row, in map order, with the server's request-id.
+    std::fs::write(
+        dir.path().join("map.csv"),
+        format!("a.png,me\nnotes.txt,users/{}\n", seed::ADELE_UPN),
+    )
+    .unwrap();
+    let out = graph_photo(sync_args(&server, dir.path(), &["--output", "json"])).await;
+    assert!(!out.status.success(), "a failed row still fails the run");
+    let records: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0]["file"], "a.png");
+    assert_eq!(records[0]["target"], "me");
+    assert_eq!(records[0]["outcome"], "skipped");
+    assert_eq!(records[1]["outcome"], "failed");
+    assert_eq!(records[1]["code"], "ErrorInvalidImage");
+    assert_eq!(records[1]["line"], 2);
+    assert!(
+        records[1]["request_id"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36),
+        "{records:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -311,6 +311,53 @@ mod tests {
             .all(|&c| c < 40));
     }
 
+    /// What `--fit` promises: a photo in a format Graph refuses but this client decodes comes
+    /// back as a JPEG the server accepts, whatever its size.
+    #[test]
+    fn formats_graph_refuses_are_converted_to_jpeg() {
+        let picture = DynamicImage::ImageRgb8(RgbImage::from_fn(120, 80, |x, y| {
+            Rgb([(x * 2) as u8, (y * 3) as u8, 77])
+        }));
+        for format in [
+            image::ImageFormat::WebP,
+            image::ImageFormat::Tiff,
+            image::ImageFormat::Ico,
+            image::ImageFormat::Pnm,
+            image::ImageFormat::Qoi,
+        ] {
+            // Icons carry alpha (image's ICO decoder reads only RGBA PNG inside).
+            let picture = match format {
+                image::ImageFormat::Ico => DynamicImage::ImageRgba8(picture.to_rgba8()),
+                _ => picture.clone(),
+            };
+            let mut bytes = Vec::new();
+            picture
+                .write_to(&mut Cursor::new(&mut bytes), format)
+                .unwrap();
+            assert!(
+                matches!(
+                    validate(&bytes),
+                    Err(InvalidImage::UnsupportedFormat { .. })
+                ),
+                "{format:?} is refused as it is"
+            );
+            match fit(&bytes).unwrap() {
+                Fitted::Reencoded {
+                    bytes: jpeg,
+                    width,
+                    height,
+                    ..
+                } => {
+                    let info = validate(&jpeg).unwrap();
+                    assert_eq!(info.format, ImageFormat::Jpeg, "{format:?}");
+                    assert_eq!((width, height), (120, 80), "{format:?}");
+                    assert_eq!((info.width, info.height), (120, 80), "{format:?}");
+                }
+                other => panic!("{format:?}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn undecodable_oversized_bodies_are_an_error() {
         let mut fake = b"\x89PNG\r\n\x1a\n".to_vec();

@@ -205,8 +205,39 @@ pub enum Outcome {
     Skipped,
     /// `--dry-run`: would be uploaded.
     WouldUpload { bytes: usize, fitted: bool },
-    /// `code` is the Graph error code or the kind of local failure; `reason` says it all.
-    Failed { code: String, reason: String },
+    /// `code` is the Graph error code or the kind of local failure; `reason` says it all;
+    /// `request_id` is the server's `request-id` of the refused call, when it answered.
+    Failed {
+        code: String,
+        reason: String,
+        request_id: Option<String>,
+    },
+}
+
+/// One row of a run as a machine reads it (`graph-photo sync --output json`: one JSON object
+/// per line, in map order). Field names are stable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncRecord {
+    /// The row's line in the map.
+    pub line: u64,
+    /// The file, as named in the map; `None` for a row that could not be read.
+    pub file: Option<String>,
+    /// The target's path (`users/ID`, `me`, ...); `None` for a row that could not be read.
+    pub target: Option<String>,
+    /// `uploaded`, `skipped`, `would_upload` (dry run) or `failed`.
+    pub outcome: &'static str,
+    /// The ETag the server gave the upload.
+    pub etag: Option<String>,
+    /// Bytes sent (or that a dry run would send).
+    pub bytes: Option<usize>,
+    /// Whether the photo was re-encoded to fit (`--fit`).
+    pub fitted: bool,
+    /// The Graph error code, or the kind of local failure (`FileError`, `BadRow`, ...).
+    pub code: Option<String>,
+    /// What went wrong, for a person.
+    pub message: Option<String>,
+    /// The server's `request-id` of the failed call.
+    pub request_id: Option<String>,
 }
 
 /// One row of the map and what happened to it.
@@ -257,6 +288,71 @@ impl SyncReport {
     /// All rows, unusable ones included.
     pub fn total(&self) -> usize {
         self.items.len() + self.bad_rows.len()
+    }
+
+    /// One record per row, usable and unusable, in map order: what `--output json` prints.
+    pub fn records(&self) -> Vec<SyncRecord> {
+        let mut records: Vec<SyncRecord> = self
+            .items
+            .iter()
+            .map(|item| {
+                let mut record = SyncRecord {
+                    line: item.line,
+                    file: Some(item.file.clone()),
+                    target: Some(item.target.path()),
+                    outcome: "",
+                    etag: None,
+                    bytes: None,
+                    fitted: false,
+                    code: None,
+                    message: None,
+                    request_id: None,
+                };
+                match &item.outcome {
+                    Outcome::Uploaded {
+                        etag,
+                        bytes,
+                        fitted,
+                    } => {
+                        record.outcome = "uploaded";
+                        record.etag.clone_from(etag);
+                        record.bytes = Some(*bytes);
+                        record.fitted = *fitted;
+                    }
+                    Outcome::Skipped => record.outcome = "skipped",
+                    Outcome::WouldUpload { bytes, fitted } => {
+                        record.outcome = "would_upload";
+                        record.bytes = Some(*bytes);
+                        record.fitted = *fitted;
+                    }
+                    Outcome::Failed {
+                        code,
+                        reason,
+                        request_id,
+                    } => {
+                        record.outcome = "failed";
+                        record.code = Some(code.clone());
+                        record.message = Some(reason.clone());
+                        record.request_id.clone_from(request_id);
+                    }
+                }
+                record
+            })
+            .collect();
+        records.extend(self.bad_rows.iter().map(|row| SyncRecord {
+            line: row.line,
+            file: None,
+            target: None,
+            outcome: "failed",
+            etag: None,
+            bytes: None,
+            fitted: false,
+            code: Some("BadRow".into()),
+            message: Some(row.reason.clone()),
+            request_id: None,
+        }));
+        records.sort_by_key(|r| r.line);
+        records
     }
 
     /// What a person reads at the end: the plan (dry run), the counts, every failure.
@@ -430,6 +526,7 @@ fn failed(code: &str, reason: String) -> Outcome {
     Outcome::Failed {
         code: code.to_owned(),
         reason,
+        request_id: None,
     }
 }
 
@@ -439,7 +536,30 @@ fn client_failure(error: &ClientError) -> Outcome {
         ClientError::GaveUp { .. } => error.to_string(),
         other => format!("{}: {other}", other.code()),
     };
-    failed(&error.code(), reason)
+    Outcome::Failed {
+        code: error.code(),
+        reason,
+        request_id: error.graph().and_then(|g| g.request_id.clone()),
+    }
+}
+
+/// A dry run's failure for a photo the server would refuse: the Graph code it would answer
+/// (spec B3-B5) and its message.
+fn would_be_refused(refused: &photo_core::validation::InvalidImage, fit: bool) -> Outcome {
+    use photo_core::validation::InvalidImage;
+    let code = match refused {
+        InvalidImage::TooLarge(_) => "RequestEntityTooLarge",
+        _ => "ErrorInvalidImage",
+    };
+    let hint = if !fit && matches!(refused, InvalidImage::TooLarge(_)) {
+        " (--fit would downscale and re-encode it)"
+    } else {
+        ""
+    };
+    failed(
+        code,
+        format!("{code}: {refused}{hint} (checked locally: dry run)"),
+    )
 }
 
 async fn process(context: &Context, entry: &MapEntry) -> Outcome {
@@ -492,9 +612,17 @@ async fn process(context: &Context, entry: &MapEntry) -> Outcome {
     };
     let size = body.len();
     if options.dry_run {
-        return Outcome::WouldUpload {
-            bytes: size,
-            fitted,
+        // A dry run checks each photo as Graph's rules would (format, size, dimensions,
+        // integrity: spec B3-B5), so that "would upload" means the upload would be accepted.
+        let checked =
+            tokio::task::spawn_blocking(move || photo_core::validation::validate(&body)).await;
+        return match checked {
+            Ok(Ok(_)) => Outcome::WouldUpload {
+                bytes: size,
+                fitted,
+            },
+            Ok(Err(refused)) => would_be_refused(&refused, options.fit),
+            Err(error) => failed("InternalError", format!("InternalError: {error}")),
         };
     }
 

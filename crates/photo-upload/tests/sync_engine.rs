@@ -123,7 +123,7 @@ async fn a_run_reports_each_row_to_the_listener_and_resumes_from_its_state() {
         }
     );
     assert!(
-        matches!(outcomes[1], Outcome::Failed { code, reason }
+        matches!(outcomes[1], Outcome::Failed { code, reason, .. }
             if code == "ErrorInvalidImage" && reason.contains("The photo is not an image.")),
         "{:?}",
         outcomes[1]

@@ -33,6 +33,10 @@ fn conformance_command_passes_against_our_server_and_fails_against_nothing() {
         stdout.contains("D7") || stdout.contains("D4"),
         "no per-rule report:\n{stdout}"
     );
+    // The default fixture carries the development key: every invalid token variant is sent.
+    for class in ["D1 expired", "D1 alg-none", "D1 foreign-key", "D2 tid-null"] {
+        assert!(stdout.contains(class), "{class} not sent:\n{stdout}");
+    }
 
     // Nothing listens on the server's port once it is gone: the run must fail, not pass.
     drop(server);
@@ -50,4 +54,11 @@ fn conformance_command_passes_against_our_server_and_fails_against_nothing() {
         dir,
     ]);
     assert!(!out.status.success(), "a run against no server passed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "FAILURE 1 (connection): cannot reach {base}: connection refused"
+        )),
+        "no connection diagnosis:\n{stdout}"
+    );
 }

@@ -20,6 +20,7 @@ mod operate;
 mod server_errors;
 mod server_host_auth;
 mod server_hostile_clients;
+mod server_openapi;
 mod server_permissions;
 mod server_reads;
 mod server_render_liveness;

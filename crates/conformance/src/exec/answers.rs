@@ -89,3 +89,16 @@ pub(super) fn iso_date_without_offset(s: &str) -> bool {
         && digits(17..19);
     base && (b.len() == 19 || (at(19, b'.') && b.len() > 20 && digits(20..b.len())))
 }
+
+/// A `404` that says the object (user, group, contact, folder) does not exist, as opposed to
+/// C4's "it has no photo" (`ErrorEntityNotFound`).
+pub(super) fn object_not_found(r: &WireResponse) -> bool {
+    serde_json::from_slice::<Value>(&r.body)
+        .ok()
+        .and_then(|j| {
+            j.pointer("/error/code")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .is_some_and(|code| code == "Request_ResourceNotFound" || code == "ErrorItemNotFound")
+}

@@ -1,10 +1,11 @@
 //! Runs one generated sequence against an endpoint: reads the initial state, then sends each
 //! step, compares the answer with the model's expectation, and updates the model.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::endpoint::{Endpoint, WireRequest, WireResponse};
 use crate::fixture::{Claims, Fixture};
@@ -13,14 +14,17 @@ use crate::model::{
     content_hash, Access, Expect, Gate, Model, Msg, ObjKey, Photo, ReadTarget, Sent, SentOwner,
     Success,
 };
+use crate::report::{CONNECTION, SETUP};
 use crate::steps::{
     BadRoute, Cond, ContactPick, FolderPick, OwnerPick, ReadWhat, Sequence, Step, Style,
-    TargetPick, UserRef,
+    TargetPick, UserRef, Who,
 };
+use crate::tokens::{Forge, TokenVariant};
 
 /// Ids keep RFC 3986 unreserved characters; everything else is percent-encoded.
 mod answers;
 mod paths;
+mod preflight;
 mod verify;
 
 use answers::*;
@@ -39,6 +43,111 @@ pub(crate) struct Runner<'a> {
     pub(crate) claims: &'a [Claims],
     pub(crate) endpoint: &'a dyn Endpoint,
     pub(crate) runtime: &'a tokio::runtime::Runtime,
+    /// The tokens the suite mints, when the fixture has a signing key.
+    pub(crate) tokens: Option<Minter<'a>>,
+}
+
+/// Mints (and remembers for a while) the suite's own tokens from the principals' claims.
+pub(crate) struct Minter<'a> {
+    pub(crate) forge: &'a Forge,
+    /// Each principal's token payload.
+    pub(crate) payloads: &'a [Map<String, Value>],
+    /// The indexes of the delegated principals.
+    pub(crate) delegated: Vec<usize>,
+    minted: RefCell<HashMap<MintKey, Minted>>,
+}
+
+/// A principal, and a variant or `None` for a valid token.
+type MintKey = (usize, Option<TokenVariant>);
+/// When a token was minted (seconds since the epoch), and the token.
+type Minted = (i64, String);
+
+/// A token is minted again once this old, so that "an hour ahead" stays ahead however long
+/// the run.
+const REMINT_AFTER_SECS: i64 = 300;
+
+impl<'a> Minter<'a> {
+    pub(crate) fn new(
+        forge: &'a Forge,
+        payloads: &'a [Map<String, Value>],
+        claims: &[Claims],
+    ) -> Self {
+        Self {
+            forge,
+            payloads,
+            delegated: claims
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.is_delegated())
+                .map(|(i, _)| i)
+                .collect(),
+            minted: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The principal a variant starts from, given the generated index.
+    pub(crate) fn base_principal(&self, index: usize, variant: Option<TokenVariant>) -> usize {
+        let n = self.payloads.len().max(1);
+        match variant {
+            Some(v) if v.needs_delegated() && !self.delegated.is_empty() => {
+                self.delegated[index % self.delegated.len()]
+            }
+            _ => index % n,
+        }
+    }
+
+    /// Principal `principal`'s token, valid (`None`) or broken as `variant` says.
+    pub(crate) fn token(
+        &self,
+        principal: usize,
+        variant: Option<TokenVariant>,
+    ) -> Result<String, String> {
+        let now = crate::tokens::unix_now();
+        if let Some((at, token)) = self.minted.borrow().get(&(principal, variant)) {
+            if now - at < REMINT_AFTER_SECS {
+                return Ok(token.clone());
+            }
+        }
+        let base = self
+            .payloads
+            .get(principal)
+            .ok_or_else(|| format!("no principal {principal}"))?;
+        let token = match variant {
+            None => self.forge.valid(base, now)?,
+            Some(v) => self.forge.invalid(base, v, now)?,
+        };
+        self.minted
+            .borrow_mut()
+            .insert((principal, variant), (now, token.clone()));
+        Ok(token)
+    }
+}
+
+/// Who a step's request comes from, as sent and as shown.
+pub(super) struct Caller<'f> {
+    /// The `Authorization` value.
+    auth: Option<String>,
+    /// The claims of a token the endpoint must accept.
+    claims: Option<&'f Claims>,
+    /// The `Authorization` line of the transcript.
+    shown: String,
+    /// For a token the endpoint must refuse, made to test one check: its rule, its name in
+    /// the report, and why it is invalid.
+    refused: Option<(&'static str, String, String)>,
+}
+
+impl Caller<'_> {
+    /// The model's expectation, with a `401` credited to the check the token tests.
+    fn adjust(&self, mut expect: Expect) -> (Expect, Option<String>) {
+        match &self.refused {
+            Some((rule, name, why)) if expect.status == 401 => {
+                expect.rule = rule;
+                expect.why = why.clone();
+                (expect, Some(name.clone()))
+            }
+            _ => (expect, None),
+        }
+    }
 }
 
 /// A check that failed: the rule and what was expected against what came.
@@ -53,6 +162,8 @@ pub(crate) struct Mismatch {
 pub(crate) struct CaseOutcome {
     /// Every check made, with its rule.
     pub(crate) checks: Vec<(&'static str, bool)>,
+    /// Every invalid token sent, by its class (`D1 expired`, ...), and whether it was refused.
+    pub(crate) token_checks: Vec<(String, bool)>,
     pub(crate) requests: u64,
     pub(crate) failure: Option<CaseFailure>,
 }
@@ -65,20 +176,26 @@ pub(crate) struct CaseFailure {
     pub(crate) transcript: Vec<String>,
 }
 
-impl Runner<'_> {
-    pub(crate) fn run_case(&self, sequence: &Sequence) -> CaseOutcome {
-        let steps = &sequence.steps;
-        let mut case = Case {
-            focus_who: sequence.focus_who,
-            focus_target: &sequence.focus_target,
+impl<'f> Runner<'f> {
+    fn case<'r>(&'r self, focus_who: usize, focus_target: &'r TargetPick) -> Case<'r, 'f> {
+        Case {
+            focus_who,
+            focus_target,
             runner: self,
             model: Model::new(self.fixture),
             transcript: Vec::new(),
             initial_state: Vec::new(),
             checks: Vec::new(),
+            token_checks: Vec::new(),
+            refused_token: None,
             requests: 0,
             pending_body: None,
-        };
+        }
+    }
+
+    pub(crate) fn run_case(&self, sequence: &Sequence) -> CaseOutcome {
+        let steps = &sequence.steps;
+        let mut case = self.case(sequence.focus_who, &sequence.focus_target);
         let result = case.learn().and_then(|()| {
             steps
                 .iter()
@@ -93,6 +210,7 @@ impl Runner<'_> {
                 transcript: case.transcript.clone(),
             }),
             checks: case.checks,
+            token_checks: case.token_checks,
             requests: case.requests,
         }
     }
@@ -106,6 +224,9 @@ struct Case<'r, 'f> {
     transcript: Vec<String>,
     initial_state: Vec<String>,
     checks: Vec<(&'static str, bool)>,
+    token_checks: Vec<(String, bool)>,
+    /// The class of the invalid token the current step sends, if it sends one.
+    refused_token: Option<String>,
     requests: u64,
     /// The body of the update being checked, kept for the model.
     pending_body: Option<Vec<u8>>,
@@ -137,7 +258,7 @@ impl<'f> Case<'_, 'f> {
         self.runner
             .runtime
             .block_on(endpoint.send(request))
-            .map_err(|e| mismatch("HTTP", format!("no answer to {path}: {e}")))
+            .map_err(|e| mismatch(CONNECTION, format!("no answer to {path}: {e}")))
     }
 
     fn fixture(&self) -> &'f Fixture {
@@ -148,11 +269,14 @@ impl<'f> Case<'_, 'f> {
 
     /// Reads every object's photo with a principal the model says may read it, so that the
     /// sequence starts from what the endpoint holds (a previous run may have left photos).
+    /// An object the endpoint does not know (a `404` of D7's not-found kind rather than C4's
+    /// "no photo") is a setup failure naming every such object.
     fn learn(&mut self) -> Checked {
+        let mut missing = Vec::new();
         for key in self.model.objects() {
             let Some((principal, sent)) = self.reader_of(key) else {
                 return Err(mismatch(
-                    "setup",
+                    SETUP,
                     format!(
                         "no principal of the fixture may read the photo of {}, so its initial state cannot be known: add one, or leave the object out of the fixture",
                         self.model.describe(key)
@@ -170,11 +294,19 @@ impl<'f> Case<'_, 'f> {
             let what = self.model.describe(key);
             let setup = |detail: String| {
                 mismatch(
-                    "setup",
+                    SETUP,
                     format!("reading the initial state of {what}: {detail}"),
                 )
             };
             let meta = self.send(get(format!("{base}/photo")))?;
+            if meta.status == 404 && object_not_found(&meta) {
+                missing.push(format!(
+                    "{what} (GET {base}/photo with the token of '{}' answered {})",
+                    self.fixture().principals[principal].name,
+                    summarize(&meta)
+                ));
+                continue;
+            }
             if meta.status == 404 {
                 self.model.photos.insert(key, None);
                 self.initial_state.push(format!("{what}: no photo"));
@@ -238,7 +370,17 @@ impl<'f> Case<'_, 'f> {
                 .push(format!("{what}: {}", photo.describe()));
             self.model.photos.insert(key, Some(photo));
         }
-        Ok(())
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(mismatch(
+                SETUP,
+                format!(
+                    "fixture objects missing: the endpoint does not know {}",
+                    missing.join("; ")
+                ),
+            ))
+        }
     }
 
     /// A principal and a path that can read `key`.
@@ -278,34 +420,99 @@ impl<'f> Case<'_, 'f> {
 
     // ----- steps -----
 
-    fn caller(&self, who: crate::steps::Who) -> (Option<String>, Option<&'f Claims>, String) {
+    fn caller(&self, who: Who) -> Result<Caller<'f>, Mismatch> {
         let fx = self.fixture();
         let claims: &'f [Claims] = self.runner.claims;
         let who = match who {
-            crate::steps::Who::Focus => crate::steps::Who::Principal(self.focus_who),
+            Who::Focus => Who::Principal(self.focus_who),
             other => other,
         };
-        match who {
-            crate::steps::Who::Principal(i) => {
+        let anonymous = || Caller {
+            auth: None,
+            claims: None,
+            shown: "(no Authorization header)".into(),
+            refused: None,
+        };
+        let minting = |e: String| mismatch(SETUP, format!("cannot mint a token: {e}"));
+        Ok(match who {
+            Who::Principal(i) => {
                 let i = i % fx.principals.len().max(1);
                 match (fx.principals.get(i), claims.get(i)) {
-                    (Some(p), Some(c)) => (
-                        Some(format!("Bearer {}", p.token)),
-                        Some(c),
-                        format!("Bearer <token of '{}'>", p.name),
-                    ),
-                    _ => (None, None, "(no Authorization header)".into()),
+                    (Some(p), Some(c)) => Caller {
+                        auth: Some(format!("Bearer {}", p.token)),
+                        claims: Some(c),
+                        shown: format!("Bearer <token of '{}'>", p.name),
+                        refused: None,
+                    },
+                    _ => anonymous(),
                 }
             }
-            crate::steps::Who::Anonymous | crate::steps::Who::Focus => {
-                (None, None, "(no Authorization header)".into())
-            }
-            crate::steps::Who::Garbage => (
-                Some("Bearer not-a-jwt".into()),
-                None,
-                "Bearer not-a-jwt".into(),
-            ),
-        }
+            Who::Anonymous | Who::Focus => anonymous(),
+            Who::Garbage => Caller {
+                auth: Some("Bearer not-a-jwt".into()),
+                claims: None,
+                shown: "Bearer not-a-jwt".into(),
+                refused: None,
+            },
+            Who::Minted(i) => match &self.runner.tokens {
+                Some(minter) => {
+                    let i = minter.base_principal(i, None);
+                    let token = minter.token(i, None).map_err(minting)?;
+                    Caller {
+                        auth: Some(format!("Bearer {token}")),
+                        claims: claims.get(i),
+                        shown: format!(
+                            "Bearer <valid token minted by the suite with the claims of '{}'>",
+                            fx.principals[i].name
+                        ),
+                        refused: None,
+                    }
+                }
+                None => anonymous(),
+            },
+            Who::Forged(i, variant) => match &self.runner.tokens {
+                Some(minter) => {
+                    let i = minter.base_principal(i, Some(variant));
+                    let token = minter.token(i, Some(variant)).map_err(minting)?;
+                    let name = &fx.principals[i].name;
+                    Caller {
+                        auth: Some(format!("Bearer {token}")),
+                        claims: None,
+                        shown: format!(
+                            "Bearer <token {variant}: the claims of '{name}', {}>",
+                            variant.describe()
+                        ),
+                        refused: Some((
+                            variant.rule(),
+                            format!("{} {variant}", variant.rule()),
+                            format!(
+                                "token variant '{variant}': {} (minted by the suite from the claims of '{name}'); spec {} requires it be refused",
+                                variant.describe(),
+                                variant.rule()
+                            ),
+                        )),
+                    }
+                }
+                None => anonymous(),
+            },
+            Who::Listed(i) => match fx.invalid_tokens.get(i.index(fx.invalid_tokens.len())) {
+                Some(t) => Caller {
+                    auth: Some(format!("Bearer {}", t.token)),
+                    claims: None,
+                    shown: format!("Bearer <invalid token '{}' of the fixture>", t.name),
+                    refused: Some((
+                        "D1",
+                        format!("D1 fixture: {}", t.name),
+                        if t.why.is_empty() {
+                            format!("the fixture lists '{}' as an invalid token", t.name)
+                        } else {
+                            format!("the fixture's invalid token '{}': {}", t.name, t.why)
+                        },
+                    )),
+                },
+                None => anonymous(),
+            },
+        })
     }
 
     fn step(&mut self, n: usize, step: &Step) -> Checked {
@@ -319,7 +526,9 @@ impl<'f> Case<'_, 'f> {
                 if_match,
                 style,
             } => {
-                let (auth, claims, auth_shown) = self.caller(*who);
+                let caller = self.caller(*who)?;
+                let (auth, claims, auth_shown) =
+                    (caller.auth.clone(), caller.claims, caller.shown.clone());
                 let sent = self.sent(target);
                 let key = claims.and_then(|c| self.found(c, &sent, Access::Write));
                 let if_match = if_match.map(|c| self.original_cond(c, key));
@@ -346,6 +555,8 @@ impl<'f> Case<'_, 'f> {
                 let body_shown = body.describe(bytes.len());
                 self.pending_body =
                     matches!(verdict, Verdict::Accept { .. }).then(|| bytes.clone());
+                let (expect, refused) = caller.adjust(expect);
+                self.refused_token = refused;
                 let request = self.request(method, path, auth, headers, Some(bytes), *style, n);
                 let oversize = *body == Body::Oversize;
                 self.exchange(
@@ -367,7 +578,9 @@ impl<'f> Case<'_, 'f> {
                 if_none_match,
                 style,
             } => {
-                let (auth, claims, auth_shown) = self.caller(*who);
+                let caller = self.caller(*who)?;
+                let (auth, claims, auth_shown) =
+                    (caller.auth.clone(), caller.claims, caller.shown.clone());
                 let sent = self.sent(target);
                 let key = claims.and_then(|c| self.found(c, &sent, Access::Read));
                 let (read, resource) = match what {
@@ -410,6 +623,8 @@ impl<'f> Case<'_, 'f> {
                     headers.push(("If-None-Match".to_owned(), v.clone()));
                 }
                 let method = if *head { "HEAD" } else { "GET" };
+                let (expect, refused) = caller.adjust(expect);
+                self.refused_token = refused;
                 let request = self.request(method, path, auth, headers, None, *style, n);
                 self.exchange(n, request, &auth_shown, None, *head, &expect, false)
             }
@@ -421,7 +636,9 @@ impl<'f> Case<'_, 'f> {
                 if_match,
                 style,
             } => {
-                let (auth, claims, auth_shown) = self.caller(*who);
+                let caller = self.caller(*who)?;
+                let (auth, claims, auth_shown) =
+                    (caller.auth.clone(), caller.claims, caller.shown.clone());
                 let sent = self.sent(target);
                 let key = claims.and_then(|c| self.found(c, &sent, Access::Write));
                 let if_match = if_match.map(|c| self.original_cond(c, key));
@@ -440,13 +657,18 @@ impl<'f> Case<'_, 'f> {
                 if let Some(v) = &if_match {
                     headers.push(("If-Match".to_owned(), v.clone()));
                 }
+                let (expect, refused) = caller.adjust(expect);
+                self.refused_token = refused;
                 let request = self.request("DELETE", path, auth, headers, None, *style, n);
                 self.exchange(n, request, &auth_shown, None, false, &expect, false)
             }
             Step::BadRoute { who, route, style } => {
-                let (auth, _, auth_shown) = self.caller(*who);
+                let caller = self.caller(*who)?;
+                let (auth, auth_shown) = (caller.auth.clone(), caller.shown.clone());
                 let (method, path, expect, body) = bad_route(*route);
                 let body_shown = body.as_ref().map(|b| format!("{} bytes of text", b.len()));
+                let (expect, refused) = caller.adjust(expect);
+                self.refused_token = refused;
                 let request = self.request(method, path, auth, Vec::new(), body, *style, n);
                 self.exchange(n, request, &auth_shown, body_shown, false, &expect, false)
             }
@@ -676,6 +898,9 @@ impl<'f> Case<'_, 'f> {
         };
         lines.push(format!("       -> {}", summarize(&response)));
         self.transcript.push(lines.join("\n"));
+        if let Some(class) = self.refused_token.take() {
+            self.token_checks.push((class, response.status == 401));
+        }
         self.verify(expect, &response, head, sent_client_id.as_deref())
             .map_err(|mut m| {
                 m.detail = format!(
