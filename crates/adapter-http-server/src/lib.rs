@@ -183,6 +183,10 @@ async fn openapi_json() -> axum::response::Response {
         header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json"),
     );
+    response.extensions_mut().insert(telemetry::Observed {
+        route: "openapi",
+        ..telemetry::Observed::default()
+    });
     response
 }
 

@@ -188,6 +188,7 @@ fn metrics_count_requests_by_route_class_method_and_status() {
                 send(&app, Method::PUT, "/v1.0/me/photo").await;
                 send(&app, Method::GET, "/v1.0/me/fotos").await;
                 send(&app, Method::GET, "/readyz").await;
+                send(&app, Method::GET, "/openapi.json").await;
                 let (status, headers, text) = send(&app, Method::GET, "/metrics").await;
                 assert_eq!(status, StatusCode::OK);
                 assert!(headers["content-type"]
@@ -209,6 +210,7 @@ fn metrics_count_requests_by_route_class_method_and_status() {
     assert_eq!(requests("unmatched", "PUT", "405"), Some(1.0), "{text}");
     assert_eq!(requests("unmatched", "GET", "400"), Some(1.0), "{text}");
     assert_eq!(requests("readyz", "GET", "200"), Some(1.0), "{text}");
+    assert_eq!(requests("openapi", "GET", "200"), Some(1.0), "{text}");
     assert_eq!(
         sample(
             &text,
