@@ -75,7 +75,7 @@ struct OpsState {
 /// `operations.metrics` is set, `/metrics`; and around every request, the request log (one
 /// `info` event per request, target [`ACCESS_LOG_TARGET`](crate::telemetry::ACCESS_LOG_TARGET);
 /// the operational endpoints at `debug`) and the HTTP metrics
-/// ([`telemetry`](crate::telemetry)). What `graph-photo serve` serves.
+/// ([`telemetry`]). What `graph-photo serve` serves.
 pub fn router(state: AppState, operations: Operations) -> Router {
     telemetry::describe();
     let ops = Arc::new(OpsState {

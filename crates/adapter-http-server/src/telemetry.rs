@@ -3,8 +3,8 @@
 //! through the [`metrics`] facade (a host that installs no recorder pays only a check).
 //!
 //! What the handler learns on the way (the route class, the caller, the upload bytes read) it
-//! leaves in the response's extensions as [`Observed`]; the envelope leaves the Graph error
-//! code as [`ErrorCode`]. Nothing here reads a token, a body or a photo's bytes.
+//! leaves in the response's extensions (`Observed`); the envelope leaves the Graph error
+//! code (`ErrorCode`). Nothing here reads a token, a body or a photo's bytes.
 //!
 //! Metric names are Prometheus style; labels take a bounded set of values (a route *class*,
 //! never the path), so a client cannot grow the number of series.

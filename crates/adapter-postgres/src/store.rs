@@ -330,7 +330,7 @@ impl PhotoStore for PgStore {
         }
     }
 
-    /// `SELECT 1` through the pool, within [`CHECK_TIMEOUT`] (or the acquire timeout when
+    /// `SELECT 1` through the pool, within 2 s (or the acquire timeout when
     /// shorter): with the database down, the pool would otherwise keep trying to connect for
     /// the whole acquire timeout.
     async fn check(&self) -> Result<(), StoreError> {

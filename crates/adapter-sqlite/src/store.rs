@@ -480,7 +480,7 @@ impl PhotoStore for SqliteStore {
 
     /// One read of the photos table (no row, no blob) through the pool, under a bound:
     /// a database file that cannot be read, or a pool that has no connection to give,
-    /// answers `Unavailable` within [`CHECK_TIMEOUT`].
+    /// answers `Unavailable` within 2 s.
     async fn check(&self) -> Result<(), StoreError> {
         const DOING: &str = "checking the store";
         let query = sqlx::query("SELECT 1 FROM photos LIMIT 0").execute(&self.pool);
