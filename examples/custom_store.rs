@@ -84,6 +84,12 @@ impl PhotoStore for KvPhotoStore {
         // MUST list each stored key once, over all tenants: `export` walks this.
         Ok(self.map().keys().cloned().collect())
     }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        // MUST say whether the store can serve now (`/readyz` asks), within a few seconds: a
+        // database would run a cheap query under a timeout. A map in memory is always there.
+        Ok(())
+    }
 }
 
 #[tokio::main]
@@ -126,6 +132,9 @@ mod tests {
             }
             async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
                 self.0.keys().await
+            }
+            async fn check(&self) -> Result<(), StoreError> {
+                self.0.check().await
             }
         }
         let outcome = tokio::spawn(check_photo_store(Arc::new(Careless(

@@ -10,6 +10,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::error::GraphError;
+use crate::telemetry::ErrorCode;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 pub(crate) const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
@@ -68,6 +69,8 @@ pub(crate) async fn graph_envelope(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
 
     if let Some(error) = response.extensions_mut().remove::<GraphError>() {
+        // For the request log, which runs outside this middleware.
+        response.extensions_mut().insert(ErrorCode(error.code));
         let body = serde_json::json!({
             "error": {
                 "code": error.code,

@@ -28,6 +28,7 @@ use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::ApiError;
+use crate::telemetry::{route_class, Observed};
 use crate::{AppState, UploadLimits};
 
 /// The route and operation of a request (spec A6: decided before authentication).
@@ -95,6 +96,8 @@ pub(crate) struct RequestBody {
     /// (chunked, HTTP/2 without a length).
     exact_len: Option<u64>,
     finished: bool,
+    /// Bytes read so far (for the request log).
+    read: u64,
 }
 
 impl RequestBody {
@@ -104,6 +107,7 @@ impl RequestBody {
             body: Some(body),
             exact_len,
             finished: exact_len == Some(0),
+            read: 0,
         }
     }
 }
@@ -121,9 +125,15 @@ pub(crate) async fn handle(
     let headers = parts.headers;
     let mut body = RequestBody::new(body);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut response = respond(&state, scheme, request, &headers, &mut body)
+    let mut observed = Observed {
+        route: "unmatched",
+        ..Observed::default()
+    };
+    let mut response = respond(&state, scheme, request, &headers, &mut body, &mut observed)
         .await
         .unwrap_or_else(IntoResponse::into_response);
+    observed.bytes_in = body.read;
+    response.extensions_mut().insert(observed);
     // An answer given before the announced body was read (any refusal, spec B4 and D7, or
     // a body that ran over its deadline) leaves the rest unread, and hyper then closes the
     // connection. Saying so lets an HTTP/1.1 client read the answer as the last one instead
@@ -142,16 +152,34 @@ async fn respond(
     request: Result<GraphRequest, ApiError>,
     headers: &HeaderMap,
     body: &mut RequestBody,
+    observed: &mut Observed,
 ) -> Result<Response, ApiError> {
     // Routing is decided before authentication (spec A6, D7).
     let GraphRequest { route, operation } = request?;
+    observed.route = route_class(&operation);
     let principal = authenticate(state, headers).await?;
+    let answer = respond_as(&principal, state, scheme, route, operation, headers, body).await;
+    // Whatever the answer, the request log names the caller (ids moved, not copied).
+    observed.caller(principal);
+    answer
+}
+
+/// Everything after authentication: one use case for the caller.
+async fn respond_as(
+    principal: &Principal,
+    state: &AppState,
+    scheme: &str,
+    route: Route,
+    operation: Operation,
+    headers: &HeaderMap,
+    body: &mut RequestBody,
+) -> Result<Response, ApiError> {
     // Throttling, when simulated (spec F1): after authentication, which names the app. The
     // place among the app's requests in flight is held until the answer is ready.
     let _admitted = match &state.throttle {
         Some(throttle) => Some(
             throttle
-                .admit(&principal, &route.target, &operation, headers)
+                .admit(principal, &route.target, &operation, headers)
                 .await?,
         ),
         None => None,
@@ -183,7 +211,7 @@ struct Call<'a> {
     headers: &'a HeaderMap,
     conditions: Conditions,
     route: Route,
-    principal: Principal,
+    principal: &'a Principal,
 }
 
 impl Call<'_> {
@@ -193,7 +221,7 @@ impl Call<'_> {
         reject_declared_oversize(self.headers)?;
         let pending = service
             .begin_update(
-                &self.principal,
+                self.principal,
                 self.route.version,
                 &self.route.target,
                 self.conditions.if_match.as_ref(),
@@ -222,7 +250,7 @@ impl Call<'_> {
         self.state
             .service
             .delete(
-                &self.principal,
+                self.principal,
                 &self.route.target,
                 self.conditions.if_match.as_ref(),
             )
@@ -236,7 +264,7 @@ impl Call<'_> {
             .state
             .service
             .get_photo(
-                &self.principal,
+                self.principal,
                 &self.route.target,
                 self.conditions.if_none_match.as_ref(),
             )
@@ -273,7 +301,7 @@ impl Call<'_> {
         let view = self
             .state
             .service
-            .list_sizes(&self.principal, &self.route.target)
+            .list_sizes(self.principal, &self.route.target)
             .await?;
         let list = SizeList {
             context: format!(
@@ -305,7 +333,7 @@ impl Call<'_> {
             .state
             .service
             .get_size(
-                &self.principal,
+                self.principal,
                 &self.route.target,
                 size,
                 self.conditions.if_none_match.as_ref(),
@@ -436,6 +464,7 @@ async fn read_body(
                 collected.reserve_exact(target - collected.len());
             }
             collected.extend_from_slice(&chunk);
+            request_body.read = collected.len() as u64;
         }
         Ok(())
     };

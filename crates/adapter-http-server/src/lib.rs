@@ -33,6 +33,8 @@ mod envelope;
 mod error;
 mod handlers;
 mod openapi;
+pub mod ops;
+pub mod telemetry;
 pub mod throttle;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -189,6 +191,10 @@ async fn openapi_json() -> axum::response::Response {
         header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json"),
     );
+    response.extensions_mut().insert(telemetry::Observed {
+        route: "openapi",
+        ..telemetry::Observed::default()
+    });
     response
 }
 

@@ -263,6 +263,8 @@ impl Throttle {
 
 /// Every simulated refusal passes here (one `info` line each, read by the e2e tests).
 fn log_refusal(request_id: Option<&str>, app: &str, mailbox: &str, refusal: &Refusal) {
+    // Every refusal of the simulation (limits, random failures, forced answers) passes here.
+    metrics::counter!(crate::telemetry::THROTTLED_REQUESTS).increment(1);
     let retry_after = refusal.retry_after.map(format_retry_after);
     tracing::info!(
         client_request_id = request_id.unwrap_or("-"),

@@ -80,6 +80,11 @@ impl PhotoStore for MemPhotoStore {
     async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
         Ok(recover(self.photos.read()).keys().cloned().collect())
     }
+
+    /// Always ready: the photos are in this process.
+    async fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ enum StoreBug {
     ConstantTag,
     GroupsAreUsers,
     KeysMissContacts,
+    NeverReady,
 }
 
 struct Broken {
@@ -96,6 +97,13 @@ impl PhotoStore for Broken {
             }
         }
         self.inner.delete(&key, condition).await
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        match self.bug {
+            StoreBug::NeverReady => Err(StoreError::Unavailable("never ready".into())),
+            _ => self.inner.check().await,
+        }
     }
 
     async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
@@ -187,6 +195,15 @@ async fn a_store_listing_only_some_keys_fails() {
     assert_kit_reports(
         check_broken_store(StoreBug::KeysMissContacts),
         "keys() lists every key holding a photo exactly once",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_store_that_never_reports_ready_fails() {
+    assert_kit_reports(
+        check_broken_store(StoreBug::NeverReady),
+        "check() answers Ok for a store that works",
     )
     .await;
 }

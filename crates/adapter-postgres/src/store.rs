@@ -141,6 +141,11 @@ impl PgStore {
     }
 }
 
+/// How long [`PhotoStore::check`] waits for the database: a readiness probe must be answered
+/// quickly, and with the database down the pool keeps trying to connect until its acquire
+/// timeout.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The key's four columns: tenant, owner kind, owner id, contact id ('' unless a contact).
 fn key_columns(key: &PhotoKey) -> (&str, &'static str, &str, &str) {
     let (kind, owner, contact) = key.owner.to_columns();
@@ -322,6 +327,27 @@ impl PhotoStore for PgStore {
             (0, Precondition::None) => Err(StoreError::NotFound),
             (0, _) => Err(StoreError::PreconditionFailed),
             _ => Ok(()),
+        }
+    }
+
+    /// `SELECT 1` through the pool, within 2 s (or the acquire timeout when
+    /// shorter): with the database down, the pool would otherwise keep trying to connect for
+    /// the whole acquire timeout.
+    async fn check(&self) -> Result<(), StoreError> {
+        let bound = CHECK_TIMEOUT.min(self.pool.options().get_acquire_timeout());
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(bound, query).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unavailable("check", &e)),
+            Err(_) => {
+                tracing::warn!(
+                    operation = "check",
+                    "PostgreSQL store: no answer within {bound:?}"
+                );
+                Err(StoreError::Unavailable(format!(
+                    "check: no answer within {bound:?}"
+                )))
+            }
         }
     }
 

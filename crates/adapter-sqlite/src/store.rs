@@ -297,6 +297,10 @@ fn conditional(head: &str, condition: &Precondition, first: usize) -> String {
     sql
 }
 
+/// How long [`PhotoStore::check`] waits for the database: a readiness probe must be answered
+/// quickly, whatever the pool's own timeouts.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A row the schema's CHECK constraints should have kept out: written by hand or damaged.
 fn bad_row(doing: &'static str) -> StoreError {
     tracing::warn!("SQLite store: {doing}: a row holds values this build cannot read");
@@ -471,6 +475,24 @@ impl PhotoStore for SqliteStore {
             // before NotFound.
             (0, _) => Err(StoreError::PreconditionFailed),
             _ => Ok(()),
+        }
+    }
+
+    /// One read of the photos table (no row, no blob) through the pool, under a bound:
+    /// a database file that cannot be read, or a pool that has no connection to give,
+    /// answers `Unavailable` within 2 s.
+    async fn check(&self) -> Result<(), StoreError> {
+        const DOING: &str = "checking the store";
+        let query = sqlx::query("SELECT 1 FROM photos LIMIT 0").execute(&self.pool);
+        match tokio::time::timeout(CHECK_TIMEOUT, query).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unavailable(DOING, &e)),
+            Err(_) => {
+                tracing::warn!("SQLite store: {DOING}: no answer within {CHECK_TIMEOUT:?}");
+                Err(StoreError::Unavailable(format!(
+                    "{DOING}: no answer within {CHECK_TIMEOUT:?}"
+                )))
+            }
         }
     }
 

@@ -17,8 +17,29 @@ pub struct Cli {
     #[arg(long, global = true, env = "GRAPH_PHOTO_LOG", default_value = "info")]
     pub log_level: String,
 
+    /// Log line format on stderr: `text` (for people; coloured only on a terminal) or `json`
+    /// (one JSON object per line, for log collectors).
+    #[arg(
+        long,
+        global = true,
+        env = "GRAPH_PHOTO_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// tracing's human-readable lines; ANSI colours only when stderr is a terminal.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, the event's fields (its
+    /// `message` included) at the top level.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +202,12 @@ pub struct ServeArgs {
     #[arg(long)]
     pub quiet: bool,
 
+    /// Serve no `/metrics` and record no metrics. By default `/metrics` answers Prometheus
+    /// text, without a token, on the API's own listener: aggregate counts and latencies by
+    /// route class, no ids, paths or tokens.
+    #[arg(long, env = "GRAPH_PHOTO_NO_METRICS")]
+    pub no_metrics: bool,
+
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -211,6 +238,7 @@ impl ServeArgs {
             tls_key: None,
             tls_self_signed: false,
             quiet: true,
+            no_metrics: false,
             limits: LimitArgs::default(),
             uploads: UploadArgs::default(),
             throttle: ThrottleArgs::default(),

@@ -8,6 +8,7 @@ pub mod photo_cmd;
 pub mod serve;
 pub mod store;
 pub mod sync_cmd;
+pub mod telemetry;
 pub mod token;
 
 use std::path::PathBuf;

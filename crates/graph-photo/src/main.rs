@@ -1,17 +1,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use graph_photo::cli::{Cli, Command};
+use graph_photo::cli::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&cli.log_level, cli.log_format);
 
     let result = match cli.command {
         Command::Completions { shell } => {
@@ -70,6 +65,31 @@ fn main() -> ExitCode {
             eprintln!("graph-photo: {error}");
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// Logs go to stderr, filtered by `--log-level`, as text or JSON lines (`--log-format`). Text
+/// is coloured only when stderr is a terminal (and `NO_COLOR` is unset): a file or a pipe gets
+/// no ANSI escapes. JSON is never coloured.
+fn init_logging(level: &str, format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(colour).init();
+        }
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_ansi(false)
+            .init(),
     }
 }
 

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_http_server::auth::{AuthConfig, JwksSource};
+use adapter_http_server::ops::{self, Operations, RenderMetrics};
 use adapter_http_server::throttle::SimulatedFailure;
 use adapter_http_server::tls::{self, SelfSignedFiles};
-use adapter_http_server::{
-    router, transport, AppState, Authenticator, Limits, Throttle, ThrottleConfig,
-};
+use adapter_http_server::{transport, AppState, Authenticator, Limits, Throttle, ThrottleConfig};
 use adapter_memstore::MemDirectory;
 use dev_tokens::{DevKey, TokenRequest};
 use photo_core::ports::{Directory, PhotoStore, RenditionCache};
@@ -21,6 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{LimitArgs, ServeArgs};
 use crate::store::{StoreUrl, Stores};
+use crate::telemetry::{MeteredPhotoStore, MeteredRenditionCache};
 use crate::token::load_directory;
 use crate::AppError;
 
@@ -47,6 +47,8 @@ pub struct Server {
     pub store: StoreUrl,
     /// The throttling it simulates (`--throttle`), if any.
     pub throttle: Option<ThrottleConfig>,
+    /// Whether `/metrics` is served.
+    pub metrics: bool,
 }
 
 /// Descriptors kept free of connections for everything else: the listener, logs, the JWKS
@@ -189,19 +191,42 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
     let data_dir = args.dirs.resolved_data_dir();
     let stores = Stores::open(args.store.url(&data_dir)?, args.rendition_cache).await?;
     let store = stores.url.clone();
+    // Metrics: the process's recorder, and the store and cache measured through it.
+    let prometheus = if args.no_metrics {
+        None
+    } else {
+        crate::telemetry::prometheus()
+    };
+    let (photos, renditions): (Arc<dyn PhotoStore>, Arc<dyn RenditionCache>) =
+        if prometheus.is_some() {
+            (
+                Arc::new(MeteredPhotoStore::new(stores.photos)),
+                Arc::new(MeteredRenditionCache::new(stores.renditions)),
+            )
+        } else {
+            (stores.photos, stores.renditions)
+        };
     let service = photo_service(
         Arc::clone(&directory) as _,
-        stores.photos,
-        stores.renditions,
+        photos,
+        renditions,
         args.render_memory,
     );
-    let app = router(AppState {
-        service,
-        auth,
-        public_base_url: args.public_url.clone(),
-        uploads: args.uploads.limits(),
-        throttle,
-    });
+    let metrics = prometheus.is_some();
+    let operations = Operations {
+        metrics: prometheus.map(|handle| -> RenderMetrics { Arc::new(move || handle.render()) }),
+        ..Operations::default()
+    };
+    let app = ops::router(
+        AppState {
+            service,
+            auth,
+            public_base_url: args.public_url.clone(),
+            uploads: args.uploads.limits(),
+            throttle,
+        },
+        operations,
+    );
 
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -220,6 +245,7 @@ pub async fn bind(args: &ServeArgs) -> Result<Server, AppError> {
         limits,
         store,
         throttle: throttle_config,
+        metrics,
     })
 }
 
@@ -266,6 +292,16 @@ impl Server {
             }
             store => format!("store: {store}\n"),
         });
+        out.push_str(&format!(
+            "operate: {scheme}://{addr}/healthz (up), /readyz (store reachable){metrics}\n",
+            addr = self.addr,
+            scheme = self.scheme(),
+            metrics = if self.metrics {
+                ", /metrics (Prometheus)"
+            } else {
+                ""
+            }
+        ));
         if let Some(throttle) = &self.throttle {
             out.push_str(&throttle_banner(throttle));
         }

@@ -349,6 +349,15 @@ pub trait PhotoStore: Send + Sync {
     /// MUST list each key that holds a photo exactly once, and no key whose photo was deleted
     /// before the call began.
     async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError>;
+
+    /// Whether the store can serve requests now: what a readiness probe asks (`/readyz`).
+    ///
+    /// MUST return `Ok` when `get` and `put` can reach where the photos live (a cheap round
+    /// trip for a networked or file store: a query that reads no photo), and `Unavailable`
+    /// when they cannot. MUST answer within a few seconds, never wait for an outage to end:
+    /// a store that waits for connections bounds the wait itself. A store always in reach
+    /// (memory) answers `Ok`. MUST NOT write anything.
+    async fn check(&self) -> Result<(), StoreError>;
 }
 
 /// Rendered sizes of a photo version, so each version is rendered at most once.

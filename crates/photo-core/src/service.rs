@@ -399,6 +399,13 @@ impl PhotoService {
         }))
     }
 
+    /// Whether the photo store can serve requests now (a readiness probe): the store's own
+    /// [`PhotoStore::check`], bounded in time by the store. `Err` carries the store's reason,
+    /// for the log; a client is told only that the service is not ready.
+    pub async fn check_store(&self) -> Result<(), StoreError> {
+        self.store.check().await
+    }
+
     /// Deletes the photo of a user or group (contacts are refused by routing, spec A5).
     pub async fn delete(
         &self,

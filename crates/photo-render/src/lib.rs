@@ -18,4 +18,7 @@ mod tokio_renderer;
 
 pub use inline::InlineRenderer;
 pub use pipeline::{render_all, render_cost};
-pub use tokio_renderer::{TokioRenderer, DEFAULT_RENDER_MEMORY};
+pub use tokio_renderer::{
+    TokioRenderer, DEFAULT_RENDER_MEMORY, RENDERS, RENDERS_RUNNING, RENDERS_WAITING,
+    RENDER_DURATION,
+};

@@ -15,6 +15,48 @@ use crate::pipeline::{render_all, render_cost};
 /// 170 MiB with the codecs' buffers, each), or one progressive 40 MP JPEG (about 450 MB) alone.
 pub const DEFAULT_RENDER_MEMORY: u64 = 384 * 1024 * 1024;
 
+/// Renders done, by `outcome` (`ok`, `failed`).
+pub const RENDERS: &str = "graph_photo_renders_total";
+/// Seconds of CPU work per render, waits excluded (histogram).
+pub const RENDER_DURATION: &str = "graph_photo_render_duration_seconds";
+/// Renders waiting for a core or for render memory: the render queue.
+pub const RENDERS_WAITING: &str = "graph_photo_renders_waiting";
+/// Renders running on the blocking pool.
+pub const RENDERS_RUNNING: &str = "graph_photo_renders_running";
+
+/// One render counted in a gauge for as long as it lives (a dropped wait leaves the queue too).
+struct Level(&'static str);
+
+impl Level {
+    fn enter(gauge: &'static str) -> Self {
+        metrics::gauge!(gauge).increment(1.0);
+        Level(gauge)
+    }
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        metrics::gauge!(self.0).decrement(1.0);
+    }
+}
+
+/// Describes the render metrics to the recorder and shows the gauges at zero.
+fn describe_metrics() {
+    metrics::describe_counter!(RENDERS, "Renders of a photo version's sizes, by outcome.");
+    metrics::describe_histogram!(
+        RENDER_DURATION,
+        metrics::Unit::Seconds,
+        "CPU time of one render (all sizes of a version), waits excluded."
+    );
+    metrics::describe_gauge!(
+        RENDERS_WAITING,
+        "Renders waiting for a core or for render memory (the render queue)."
+    );
+    metrics::describe_gauge!(RENDERS_RUNNING, "Renders running.");
+    metrics::gauge!(RENDERS_WAITING).increment(0.0);
+    metrics::gauge!(RENDERS_RUNNING).increment(0.0);
+}
+
 /// The memory budget is counted in KiB, so that it fits the semaphore's `u32` weights.
 const UNIT: u64 = 1024;
 
@@ -63,6 +105,7 @@ impl TokioRenderer {
             .unwrap_or(u64::MAX)
             .min(u64::from(u32::MAX));
         let memory_units = u32::try_from(memory.div_ceil(UNIT).clamp(1, max_units)).unwrap_or(1);
+        describe_metrics();
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             memory: Arc::new(Semaphore::new(memory_units as usize)),
@@ -98,6 +141,7 @@ impl Renderer for TokioRenderer {
         // thread and must happen before the memory budget is asked for.
         let units = self.units(render_cost(&original)?);
         let closed = |_| RenderError::Unavailable("the renderer is shutting down".to_owned());
+        let waiting = Level::enter(RENDERS_WAITING);
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
@@ -106,12 +150,20 @@ impl Renderer for TokioRenderer {
             .acquire_many_owned(units)
             .await
             .map_err(closed)?;
+        drop(waiting);
         let work = Arc::clone(&self.work);
         let job = tokio::task::spawn_blocking(move || {
             // Released when this thread is done, not when the caller stops waiting.
             let _held = (permit, memory);
+            let _running = Level::enter(RENDERS_RUNNING);
             let started = std::time::Instant::now();
             let result = work(&original);
+            metrics::histogram!(RENDER_DURATION).record(started.elapsed().as_secs_f64());
+            if result.is_ok() {
+                metrics::counter!(RENDERS, "outcome" => "ok").increment(1);
+            } else {
+                metrics::counter!(RENDERS, "outcome" => "failed").increment(1);
+            }
             tracing::debug!(
                 original_bytes = original.len(),
                 sizes = result.as_ref().map(|set| set.renditions.len()).unwrap_or(0),

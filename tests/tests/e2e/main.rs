@@ -16,6 +16,7 @@ mod conformance_cli;
 mod durable_postgres;
 mod durable_store;
 mod official_sdks;
+mod operate;
 mod server_errors;
 mod server_host_auth;
 mod server_hostile_clients;

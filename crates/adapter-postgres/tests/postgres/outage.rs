@@ -71,11 +71,25 @@ async fn an_outage_answers_unavailable_quickly_and_the_same_store_recovers() {
         .await
         .is_none());
     assert!(started.elapsed() < Duration::from_secs(10));
+    // The readiness check says so within its own bound, shorter than the acquire timeout.
+    let started = Instant::now();
+    let checked = PhotoStore::check(&store).await;
+    assert!(
+        matches!(checked, Err(StoreError::Unavailable(_))),
+        "check during the outage: {checked:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "check took {:?}",
+        started.elapsed()
+    );
 
     let (server, restarted) = on_server(server, PrivateServer::restart).await;
     restarted.unwrap();
 
-    // The same store, no reconnect by hand: the acknowledged photo is there, writes work.
+    // The same store, no reconnect by hand: ready again, the acknowledged photo is there,
+    // writes work.
+    PhotoStore::check(&store).await.unwrap();
     assert_eq!(
         PhotoStore::get(&store, &k).await.unwrap(),
         Some(before.clone())

@@ -77,6 +77,11 @@ impl<S: PhotoStore + 'static> PhotoStore for SpawningStore<S> {
             .await
     }
 
+    async fn check(&self) -> Result<(), StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move { inner.check().await }).await
+    }
+
     async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
         let inner = Arc::clone(&self.inner);
         self.run(async move { inner.keys().await }).await

@@ -197,7 +197,7 @@ fn key(tenant: &TenantId, owner: PhotoOwner) -> PhotoKey {
 
 /// Runs every [`PhotoStore`] contract check against `store`; panics on the first violation.
 ///
-/// Checked: round trip of bytes, format, dimensions and the photo's own tag; `None` for a
+/// Checked: `check()` answers `Ok` (the store works); round trip of bytes, format, dimensions and the photo's own tag; `None` for a
 /// missing key; a new tag whenever the bytes change (spec C8); `keys()` lists each stored key
 /// once;
 /// `Precondition::Exists`/`OneOf` on `put` and `delete`, with nothing written or removed when
@@ -210,6 +210,7 @@ pub async fn check_photo_store(store: Arc<dyn PhotoStore>) {
     let run = run_id();
     let tenant = TenantId::new(format!("{run}-a"));
     let other_tenant = TenantId::new(format!("{run}-b"));
+    check_ready(&*store).await;
     check_round_trip(&*store, &tenant).await;
     check_etags(&*store, &tenant).await;
     check_conditional_put(&*store, &tenant).await;
@@ -218,6 +219,18 @@ pub async fn check_photo_store(store: Arc<dyn PhotoStore>) {
     check_keys(&*store, &TenantId::new(format!("{run}-keys"))).await;
     check_last_writer(&store, &tenant);
     check_compare_and_swap(&store, &tenant);
+}
+
+/// A working store answers the readiness check, more than once.
+async fn check_ready(store: &dyn PhotoStore) {
+    for _ in 0..2 {
+        if let Err(e) = store.check().await {
+            store_violated(
+                "check() answers Ok for a store that works",
+                format_args!("check() failed: {e}"),
+            );
+        }
+    }
 }
 
 /// The keys under `tenant` (one only this check writes to), from `keys()`, sorted.

@@ -38,6 +38,9 @@ impl PhotoStore for OnePhotoStore {
     async fn keys(&self) -> Result<Vec<PhotoKey>, StoreError> {
         Ok(Vec::new())
     }
+    async fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Keeps one version per photo, as `MemRenditionCache` does.
