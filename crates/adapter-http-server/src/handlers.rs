@@ -237,7 +237,7 @@ impl Call<'_> {
         if let Some(throttle) = &self.state.throttle {
             // A body without a `Content-Length` was not charged before it was read.
             if !self.headers.contains_key(header::CONTENT_LENGTH) {
-                throttle.charge_read_upload(&self.principal, self.headers, bytes.len())?;
+                throttle.charge_read_upload(self.principal, self.headers, bytes.len())?;
             }
         }
         let photo = validate_off_the_async_threads(bytes, &self.state.uploads).await?;

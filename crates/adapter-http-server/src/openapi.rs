@@ -183,11 +183,86 @@ fn template(path: &str) -> String {
     path
 }
 
+/// The operator's endpoints beside the version roots (`ops::router`), without a token.
+fn operations_paths(mut paths: PathsBuilder) -> PathsBuilder {
+    let text = |description: &str, media_type: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                media_type,
+                Content::new(Some(ObjectBuilder::new().schema_type(Type::String))),
+            )
+            .build()
+    };
+    let get = |id: &str, summary: &str, ok: utoipa::openapi::Response, unavailable: bool| {
+        let operation = |method: &str| {
+            let mut operation = OperationBuilder::new()
+                .operation_id(Some(format!("{method}_{id}")))
+                .summary(Some(summary))
+                .response("200", ok.clone());
+            if unavailable {
+                operation = operation.response(
+                    "503",
+                    ResponseBuilder::new()
+                        .description("Not ready: the store did not answer its check in time.")
+                        .content("application/json", json("ErrorResponse"))
+                        .build(),
+                );
+            }
+            operation.build()
+        };
+        PathItemBuilder::new()
+            .operation(HttpMethod::Get, operation("get"))
+            .operation(HttpMethod::Head, operation("head"))
+            .build()
+    };
+    paths = paths.path(
+        "/healthz",
+        get(
+            "healthz",
+            "Liveness: the process serves requests.",
+            text("ok", "text/plain"),
+            false,
+        ),
+    );
+    paths = paths.path(
+        "/readyz",
+        get(
+            "readyz",
+            "Readiness: the photo store answers a cheap check.",
+            text("ready", "text/plain"),
+            true,
+        ),
+    );
+    paths = paths.path(
+        "/metrics",
+        get(
+            "metrics",
+            "Prometheus text (unless `serve --no-metrics`).",
+            text("Metrics", "text/plain; version=0.0.4"),
+            false,
+        ),
+    );
+    paths.path(
+        "/openapi.json",
+        get(
+            "openapi",
+            "This document.",
+            ResponseBuilder::new()
+                .description("OpenAPI 3.1")
+                .content("application/json", Content::new(None::<Ref>))
+                .build(),
+            false,
+        ),
+    )
+}
+
 fn openapi() -> OpenApi {
     let mut paths = PathsBuilder::new();
     for (template, route) in routes() {
         paths = paths.path(template.clone(), path_item(&template, &route));
     }
+    let paths = operations_paths(paths);
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

@@ -43,8 +43,8 @@ async fn every_documented_route_is_served_with_a_documented_status() {
     let photo = jpeg(96, 64);
     let paths = doc["paths"].as_object().unwrap();
     // Two versions x (me, a user, a group: five resources each; four contact paths: /photo
-    // and /photo/$value only).
-    assert_eq!(paths.len(), 2 * (3 * 5 + 4 * 2), "{:?}", paths.keys());
+    // and /photo/$value only), and the four operator endpoints.
+    assert_eq!(paths.len(), 2 * (3 * 5 + 4 * 2) + 4, "{:?}", paths.keys());
     for (template, item) in paths {
         let path = concrete(template);
         let documented: Vec<String> = item
@@ -66,7 +66,14 @@ async fn every_documented_route_is_served_with_a_documented_status() {
             } else {
                 Body::empty()
             };
-            let resp = server.call(method, &path, Some(&token), body).await;
+            let graph_route = path.starts_with("/v1.0/") || path.starts_with("/beta/");
+            let request = req(method, &path, Some(&token)).body(body).unwrap();
+            // The operator's endpoints are plain axum routes: their 405 carries no envelope.
+            let resp = if graph_route {
+                server.send(request).await
+            } else {
+                server.send_raw(request).await
+            };
             let status = resp.status.as_u16().to_string();
             if documented.iter().any(|m| m == method) {
                 let operation = &item[method.to_ascii_lowercase()];
@@ -76,7 +83,7 @@ async fn every_documented_route_is_served_with_a_documented_status() {
                     String::from_utf8_lossy(&resp.body)
                 );
                 assert!(
-                    resp.status.is_success() || status == "404",
+                    resp.status.is_success() || status == "404" || status == "304",
                     "{method} {path}: {status} {}",
                     String::from_utf8_lossy(&resp.body)
                 );

@@ -39,6 +39,7 @@ fn app(store: MockPhotoStore, operations: Operations) -> Router {
             auth: Arc::new(Nobody),
             public_base_url: None,
             uploads: UploadLimits::default(),
+            throttle: None,
         },
         operations,
     )

@@ -120,13 +120,21 @@ pub(crate) async fn router_with_limits(
     let auth = Authenticator::new(AuthConfig::new(JwksSource::Static(key().jwks())))
         .await
         .expect("authenticator");
-    router(AppState {
-        service,
-        auth: Arc::new(auth),
-        public_base_url: public_base_url.map(str::to_owned),
-        uploads,
-        throttle: None,
-    })
+    // As `serve` wires it: the operator's endpoints around the Graph routes (`/metrics` with a
+    // fixed text: the process-wide Prometheus recorder is the binary's, tested there).
+    adapter_http_server::ops::router(
+        AppState {
+            service,
+            auth: Arc::new(auth),
+            public_base_url: public_base_url.map(str::to_owned),
+            uploads,
+            throttle: None,
+        },
+        adapter_http_server::ops::Operations {
+            metrics: Some(Arc::new(|| "# graph-photo test metrics\n".to_owned())),
+            ..Default::default()
+        },
+    )
 }
 
 /// The router over the test directory and a fresh store, simulating throttling as `config`
