@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use photo_core::format::ImageFormat;
 use photo_core::renditions::SizeId;
-use photo_core::target::{Resource, Target};
+use photo_core::target::{ApiVersion, Resource, Target};
 use reqwest::header::{
     HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MATCH,
 };
@@ -77,7 +77,7 @@ fn api_root(base: &str) -> String {
     let versioned = url
         .path_segments()
         .and_then(|mut segments| segments.next_back())
-        .is_some_and(|last| last.eq_ignore_ascii_case("v1.0") || last.eq_ignore_ascii_case("beta"));
+        .is_some_and(|last| ApiVersion::from_segment(last).is_some());
     if versioned {
         base.to_owned()
     } else {

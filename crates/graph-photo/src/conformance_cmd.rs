@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use conformance::{Fixture, Report, RunOptions, SigningKey, TokenClaims};
 use dev_tokens::{DevKey, TokenRequest, DEV_APP_ID, GRAPH_AUDIENCE};
+use photo_core::target::ApiVersion;
 
 use crate::cli::OutputFormat;
 use crate::{default_data_dir, AppError};
@@ -146,10 +147,7 @@ pub fn run(args: &ConformanceArgs) -> Result<Report, AppError> {
 fn service_root(base: &str) -> String {
     let base = base.trim().trim_end_matches('/');
     match base.rsplit_once('/') {
-        Some((root, last))
-            if root.contains("://")
-                && (last.eq_ignore_ascii_case("v1.0") || last.eq_ignore_ascii_case("beta")) =>
-        {
+        Some((root, last)) if root.contains("://") && ApiVersion::from_segment(last).is_some() => {
             root.to_owned()
         }
         _ => base.to_owned(),

@@ -26,6 +26,18 @@ impl ApiVersion {
             ApiVersion::Beta => "beta",
         }
     }
+
+    /// The version a path segment names (`v1.0`, `beta`, in any case, spec A2), if any: how
+    /// the server's grammar and the clients' `--base` both read a version.
+    pub fn from_segment(segment: &str) -> Option<Self> {
+        if segment.eq_ignore_ascii_case("v1.0") {
+            Some(ApiVersion::V1)
+        } else if segment.eq_ignore_ascii_case("beta") {
+            Some(ApiVersion::Beta)
+        } else {
+            None
+        }
+    }
 }
 
 impl fmt::Display for ApiVersion {
@@ -310,10 +322,9 @@ impl Route {
             .collect::<Result<Vec<_>, _>>()?;
         let mut segs = Segments { decoded, pos: 0 };
 
-        let version = match segs.next() {
-            Some(v) if v.eq_ignore_ascii_case("v1.0") => ApiVersion::V1,
-            Some(v) if v.eq_ignore_ascii_case("beta") => ApiVersion::Beta,
-            _ => {
+        let version = match segs.next().and_then(ApiVersion::from_segment) {
+            Some(version) => version,
+            None => {
                 segs.pos = 0;
                 return Err(segs.unknown_here());
             }
